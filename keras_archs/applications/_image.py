@@ -1,0 +1,170 @@
+"""Shared argument checks, inputs and heads for the image builders.
+
+Every image builder keeps the keras.applications signature and behaviour
+(DESIGN.md rule 4). This module holds that behaviour once: argument validation
+(raised before any tensor work), the input tensor, the pooling/classifier head
+and weight loading. Only "channels_last" is supported.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+_POOLINGS = (None, "avg", "max")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_image_args(
+    *,
+    weights,
+    include_top,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    default_size,
+    min_size,
+    default_channels=3,
+    imagenet_available=False,
+    require_fixed_shape=None,
+):
+    """Validates builder arguments and returns the input shape to build with.
+
+    Mirrors keras.applications' `obtain_input_shape`, but accepts any channel
+    count when `weights` is None, and names the argument, the value and what is
+    accepted in every error.
+
+    Args:
+        require_fixed_shape: whether the spatial size must be known (a Flatten
+            top). Defaults to `include_top`.
+    """
+    if require_fixed_shape is None:
+        require_fixed_shape = include_top
+    allowed_weights = "None, 'imagenet' or the path to a weights file"
+    if not imagenet_available:
+        allowed_weights = "None or the path to a weights file"
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(f"weights must be {allowed_weights}; got weights={weights!r}.")
+    if weights == "imagenet":
+        if not imagenet_available:
+            raise ValueError(
+                "weights='imagenet' is not available for this architecture (no published "
+                f"ImageNet weights in keras.applications' layout); use {allowed_weights}."
+            )
+    elif weights is not None and not os.path.isfile(weights):
+        raise ValueError(
+            f"weights must be {allowed_weights}; got weights={str(weights)!r}, "
+            "which is not an existing file."
+        )
+    if not isinstance(include_top, bool):
+        raise TypeError(f"include_top must be True or False; got include_top={include_top!r}.")
+    if not _is_int(classes) or classes < 1:
+        raise ValueError(f"classes must be an integer >= 1; got classes={classes!r}.")
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError(
+            "With weights='imagenet' and include_top=True, classes must be 1000 (the "
+            f"ImageNet classes); got classes={classes}. Use include_top=False or weights=None."
+        )
+    if pooling not in _POOLINGS:
+        raise ValueError(f"pooling must be one of None, 'avg' or 'max'; got pooling={pooling!r}.")
+    if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            "With weights='imagenet', classifier_activation must be None or 'softmax'; "
+            f"got classifier_activation={classifier_activation!r}."
+        )
+    if classifier_activation is not None and not callable(classifier_activation):
+        try:
+            keras.activations.get(classifier_activation)
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                "classifier_activation must be None, a callable or a Keras activation name; "
+                f"got classifier_activation={classifier_activation!r}."
+            ) from e
+
+    if input_shape is None and input_tensor is not None:
+        try:
+            input_shape = tuple(keras.ops.shape(input_tensor)[1:])
+        except Exception as e:
+            raise ValueError(
+                f"input_tensor must be a Keras or backend tensor; got {input_tensor!r}."
+            ) from e
+        input_shape = tuple(d if d is None else int(d) for d in input_shape)
+    if input_shape is None:
+        size = default_size if (require_fixed_shape or weights == "imagenet") else None
+        return (size, size, default_channels)
+
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            "input_shape must be a tuple (height, width, channels) in channels_last order; "
+            f"got input_shape={input_shape!r}."
+        )
+    input_shape = tuple(input_shape)
+    height, width, channels = input_shape
+    if channels is None or not _is_int(channels) or channels < 1:
+        raise ValueError(
+            "The channel count (last entry of input_shape) must be an integer >= 1; "
+            f"got input_shape={input_shape!r}."
+        )
+    if weights == "imagenet" and channels != 3:
+        raise ValueError(
+            "With weights='imagenet' the input must have 3 channels; "
+            f"got input_shape={input_shape!r}. Use weights=None for other channel counts."
+        )
+    for dim in (height, width):
+        if dim is None:
+            continue
+        if not _is_int(dim) or dim < min_size:
+            raise ValueError(
+                f"Input size must be at least {min_size}x{min_size}; got "
+                f"input_shape={input_shape!r}."
+            )
+    if require_fixed_shape and (height is None or width is None):
+        raise ValueError(
+            "With include_top=True the spatial size must be fixed; got "
+            f"input_shape={input_shape!r}. Pass a fixed size, or include_top=False."
+        )
+    return input_shape
+
+
+def image_input(input_shape, input_tensor, name="input_layer"):
+    """The model input: a new `keras.Input`, or one wrapping `input_tensor`."""
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name=name)
+    if keras.backend.is_keras_tensor(input_tensor):
+        return input_tensor
+    return keras.Input(tensor=input_tensor, shape=input_shape, name=name)
+
+
+def pool_features(x, pooling, name_prefix=""):
+    """Global pooling for `include_top=False`, as keras.applications does it."""
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name=f"{name_prefix}avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name=f"{name_prefix}max_pool")(x)
+    return x
+
+
+def classifier(x, classes, classifier_activation, name="predictions"):
+    return keras.layers.Dense(classes, activation=classifier_activation, name=name)(x)
+
+
+def make_model(img_input, input_tensor, outputs, name):
+    """A functional model whose inputs are `input_tensor`'s sources when it was given."""
+    inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
+    return keras.Model(inputs, outputs, name=name)
+
+
+def load_weights(model, weights):
+    """Loads a weights file (a path) into `model`; None leaves the initialisation."""
+    if weights is None:
+        return model
+    from keras_archs.weights import load_weights_file
+
+    load_weights_file(model, weights)
+    return model

@@ -1,0 +1,115 @@
+"""AlexNet (Krizhevsky, Sutskever & Hinton, 2012), in torchvision's single-tower layout.
+
+Reference:
+- [ImageNet Classification with Deep Convolutional Neural Networks](
+    https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks)
+  (NeurIPS 2012)
+- [One weird trick for parallelizing convolutional neural networks](
+    https://arxiv.org/abs/1404.5997) (Krizhevsky 2014), the single-GPU variant
+  torchvision implements: 64-192-384-256-256 convolutions.
+
+Layers match torchvision's `alexnet` one for one (zero padding then a "valid"
+convolution reproduces PyTorch's symmetric padding), so its 61,100,840 parameters
+and its ImageNet weights carry over.
+"""
+
+import keras
+
+from keras_archs.applications import _image
+from keras_archs.layers import AdaptiveAveragePooling2D
+from keras_archs.registry import register_model
+
+
+def _conv(x, filters, kernel_size, strides, padding, name):
+    # PyTorch pads symmetrically; ZeroPadding2D + "valid" is the exact equivalent.
+    x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
+    return keras.layers.Conv2D(filters, kernel_size, strides=strides, activation="relu", name=name)(
+        x
+    )
+
+
+@register_model(
+    "alexnet",
+    family="alexnet",
+    paper="Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep "
+    "Convolutional Neural Networks, NeurIPS",
+    year=2012,
+    default_input_shape=(224, 224, 3),
+    min_input_size=63,
+    task="image_classification",
+    reference_params=61_100_840,
+    test_kwargs={"input_shape": (63, 63, 3), "classes": 10},
+    train_defaults={
+        "data": "digits",
+        "epochs": 15,
+        "batch_size": 32,
+        "learning_rate": 1e-4,
+        "input_shape": (63, 63, 1),
+    },
+)
+def AlexNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    dropout=0.5,
+    name="alexnet",
+):
+    """AlexNet: a deep ReLU convolutional network regularised by dropout, trained on GPUs.
+
+    Five convolutions whose filter counts grow with depth, ReLU instead of
+    saturating units and dropout in the 4096-4096 classifier made the first deep
+    network to win ImageNet (Krizhevsky et al., 2012).
+
+    Args:
+        include_top: whether to include the adaptive 6x6 pooling and the classifier.
+        weights: None or the path to a weights file.
+        input_tensor: optional tensor to use as the model input.
+        input_shape: `(height, width, channels)`, at least 63x63; default `(224, 224, 3)`.
+        pooling: with `include_top=False`, None (feature maps), "avg" or "max".
+        classes: number of classes.
+        classifier_activation: activation of the output layer.
+        dropout: dropout rate before each of the two 4096-unit layers, in [0, 1).
+        name: model name.
+
+    Returns:
+        A `keras.Model`.
+    """
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
+    input_shape = _image.check_image_args(
+        weights=weights,
+        include_top=include_top,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_size=224,
+        min_size=63,
+    )
+    img_input = _image.image_input(input_shape, input_tensor)
+    x = _conv(img_input, 64, 11, 4, 2, "conv1")
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = _conv(x, 192, 5, 1, 2, "conv2")
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = _conv(x, 384, 3, 1, 1, "conv3")
+    x = _conv(x, 256, 3, 1, 1, "conv4")
+    x = _conv(x, 256, 3, 1, 1, "conv5")
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)
+    if include_top:
+        # torchvision's AdaptiveAvgPool2d((6, 6)): any input size gives 6x6x256 features.
+        x = AdaptiveAveragePooling2D(6, name="adaptive_pool")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dropout(dropout, name="drop6")(x)
+        x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)
+        x = keras.layers.Dropout(dropout, name="drop7")(x)
+        x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
+        x = _image.classifier(x, classes, classifier_activation)
+    else:
+        x = _image.pool_features(x, pooling)
+    model = _image.make_model(img_input, input_tensor, x, name)
+    return _image.load_weights(model, weights)

@@ -1,0 +1,129 @@
+"""`keras-archs`: list, inspect and train the registered architectures.
+
+keras-archs list [PATTERN]
+keras-archs info NAME
+keras-archs train NAME [--data digits] [--epochs N] [--batch-size N] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _quiet_tensorflow():
+    # Keep the log readable: TensorFlow's C++ INFO/WARNING lines say nothing actionable here.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _fmt_params(spec):
+    if spec.reference_params is None:
+        return "-"
+    suffix = " (trainable)" if spec.params_kind == "trainable" else ""
+    return f"{spec.reference_params:,}{suffix}"
+
+
+def cmd_list(args):
+    from rich.table import Table
+
+    from keras_archs.registry import get_spec, list_models
+
+    table = Table(title="keras_archs models")
+    for column in ("name", "family", "year", "task", "params"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for name in list_models(args.pattern):
+        spec = get_spec(name)
+        table.add_row(name, spec.family, str(spec.year), spec.task, _fmt_params(spec))
+    _console().print(table)
+    return 0
+
+
+def cmd_info(args):
+    from rich.table import Table
+
+    from keras_archs.registry import model_info
+
+    info = model_info(args.name)
+    table = Table(title=info["name"], show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in info.items():
+        if key == "reference_params" and value is not None:
+            value = f"{value:,}"
+        table.add_row(key, str(value))
+    _console().print(table)
+    return 0
+
+
+def cmd_train(args):
+    from keras_archs.training import train
+
+    jit = {"auto": None, "on": True, "off": False}[args.jit_compile]
+    result = train(
+        args.name,
+        data=args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        out=args.out,
+        jit_compile=jit,
+        dtype_policy=args.dtype_policy,
+        seed=args.seed,
+    )
+    print(f"run folder: {result.out_dir} (model.keras, history.csv, curves.png)")
+    print(
+        f"trained in {result.seconds:.1f} s (jit_compile={result.jit_compile}, "
+        f"dtype_policy={result.dtype_policy})"
+    )
+    if result.val_accuracy is not None:
+        print(f"final validation accuracy: {result.val_accuracy:.4f}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-archs", description="The classic deep-learning architectures in Keras 3."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the registered models")
+    p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'resnet*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show a model's registry metadata")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("train", help="train a model with model.fit and write a run folder")
+    p.add_argument("name")
+    p.add_argument("--data", default=None, help="dataset name or image folder (default: digits)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--out", default=None, help="run folder (must not exist or be empty)")
+    p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--dtype-policy", default=None, help="e.g. float32, mixed_bfloat16")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv=None):
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, RuntimeError) as e:
+        print(f"keras-archs {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

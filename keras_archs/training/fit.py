@@ -1,0 +1,153 @@
+"""The fit loop behind `keras-archs train`: data, model, policy, run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import time
+
+import keras
+
+from keras_archs.registry import get_spec
+from keras_archs.training.policy import choose_policy
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: keras.Model
+    history: dict
+    out_dir: str
+    val_accuracy: float | None
+    seconds: float
+    jit_compile: bool
+    dtype_policy: str
+
+
+def _positive_int(value, argument):
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"{argument} must be an integer >= 1; got {argument}={value!r}.")
+
+
+def _claim_run_folder(out, name):
+    """Creates the run folder; an existing folder with files in it is never reused."""
+    if out is None:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = os.path.join("runs", f"{name}-{stamp}")
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        raise ValueError(
+            f"out={out!r} already exists and is not an empty folder; choose a new run "
+            "folder (runs are never overwritten)."
+        )
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def plot_history(history: dict, path: str):
+    """Writes loss and accuracy curves (train and validation) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in ("loss", "accuracy") if m in history]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        epochs = range(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], label=f"train {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    name: str,
+    *,
+    data: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    out: str | None = None,
+    input_shape: tuple | None = None,
+    jit_compile: bool | None = None,
+    dtype_policy: str | None = None,
+    seed: int = 0,
+    verbose="auto",
+) -> TrainResult:
+    """Trains registered model `name` with `model.fit` and writes a run folder.
+
+    Defaults (dataset, epochs, batch size, learning rate, input shape) come from
+    the registry's `train_defaults`; `jit_compile` and the dtype policy from
+    `keras_archs.training.policy`. The run folder holds `model.keras`,
+    `history.csv` and `curves.png`.
+    """
+    spec = get_spec(name)
+    defaults = spec.train_defaults
+    if spec.task != "image_classification" and "trainer" not in defaults:
+        raise ValueError(
+            f"keras-archs train has no training recipe for {spec.name!r} (task={spec.task!r})."
+        )
+    data = data or defaults.get("data", "digits")
+    epochs = epochs if epochs is not None else defaults.get("epochs", 10)
+    batch_size = batch_size if batch_size is not None else defaults.get("batch_size", 32)
+    _positive_int(epochs, "epochs")
+    _positive_int(batch_size, "batch_size")
+    learning_rate = (
+        learning_rate if learning_rate is not None else defaults.get("learning_rate", 1e-3)
+    )
+    if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be > 0; got learning_rate={learning_rate!r}.")
+    input_shape = tuple(input_shape or defaults.get("input_shape") or spec.default_input_shape)
+    if min(input_shape[:-1]) < spec.min_input_size:
+        raise ValueError(
+            f"input_shape={input_shape!r} is below the minimum size {spec.min_input_size} "
+            f"of {spec.name!r}."
+        )
+    policy = choose_policy(spec.name)
+    jit_compile = policy.jit_compile if jit_compile is None else jit_compile
+    dtype_policy = dtype_policy or policy.dtype_policy
+
+    from keras_archs.data import load_dataset
+
+    bundle = load_dataset(data, input_shape=input_shape, batch_size=batch_size, seed=seed)
+    out = _claim_run_folder(out, spec.name)
+
+    keras.utils.set_random_seed(seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)
+    try:
+        model = spec.build(input_shape=bundle.input_shape, classes=bundle.num_classes)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        bundle.train,
+        validation_data=bundle.validation,
+        epochs=epochs,
+        callbacks=[keras.callbacks.CSVLogger(os.path.join(out, "history.csv"))],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    model.save(os.path.join(out, "model.keras"))
+    plot_history(history.history, os.path.join(out, "curves.png"))
+    val_acc = history.history.get("val_accuracy", [None])[-1]
+    return TrainResult(
+        model=model,
+        history=history.history,
+        out_dir=out,
+        val_accuracy=None if val_acc is None else float(val_acc),
+        seconds=seconds,
+        jit_compile=jit_compile,
+        dtype_policy=dtype_policy,
+    )

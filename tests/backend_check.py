@@ -1,0 +1,70 @@
+"""Runs the generic model checks under the backend named by KERAS_BACKEND.
+
+Used by tests/test_models.py as `python tests/backend_check.py OUT.json [NAME ...]`:
+for every registered model (or the names given) it builds the small test
+configuration, runs a forward pass, one training step, a mixed-precision
+training step, and a `.keras` save/load round trip, and writes the numbers.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras
+import numpy as np
+
+import keras_archs
+from keras_archs.registry import get_spec
+from tests.utils import example_inputs, max_abs_diff, to_numpy_tree, train_one_step
+
+
+def check(name, workdir):
+    spec = get_spec(name)
+    keras.utils.set_random_seed(0)
+    model = spec.build(**spec.test_kwargs)
+    x = example_inputs(model)
+    y = to_numpy_tree(model(x, training=False))
+    result = {"output_finite": all(np.isfinite(a).all() for a in _leaves(y))}
+    path = os.path.join(workdir, f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    result["reload_diff"] = max_abs_diff(y, to_numpy_tree(loaded(x, training=False)))
+    result["loss"], result["moved"] = train_one_step(model, x)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = spec.build(**spec.test_kwargs)
+        result["mixed_loss"], _ = train_one_step(mixed, x)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+    return result
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        return list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return list(tree)
+    return [tree]
+
+
+def main():
+    out = sys.argv[1]
+    names = sys.argv[2:] or keras_archs.list_models()
+    results = {"backend": keras.backend.backend()}
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in names:
+            try:
+                results[name] = check(name, workdir)
+            except Exception:
+                results[name] = {"error": traceback.format_exc()}
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Shared test machinery: example inputs, one train step, fresh-process reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def subprocess_env(backend=None, **extra):
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    env.update(extra)
+    return env
+
+
+def run_python(code, backend=None, timeout=900, **env):
+    """Runs `code` in a fresh interpreter; returns stdout, raising with stderr on failure."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env(backend, **env),
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"subprocess failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc.stdout
+
+
+def example_inputs(model, batch_size=2, seed=0, int_high=10):
+    """Random inputs for every model input: floats ~N(0, 1); ints by the input's role."""
+    rng = np.random.default_rng(seed)
+    result = {}
+    for tensor in model.inputs:
+        shape = (batch_size, *tensor.shape[1:])
+        if None in shape:
+            raise ValueError(f"example_inputs needs static shapes; {tensor.name} has {shape}")
+        name = tensor.name
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if "float" in dtype:
+            value = rng.standard_normal(shape).astype(dtype)
+        elif "mask" in name:
+            value = np.ones(shape, dtype=dtype)
+        elif "segment" in name:
+            value = rng.integers(0, 2, shape).astype(dtype)
+        else:
+            value = rng.integers(0, int_high, shape).astype(dtype)
+        result[name] = value
+    if len(model.inputs) == 1:
+        return next(iter(result.values()))
+    return result
+
+
+def to_numpy_tree(outputs):
+    if isinstance(outputs, dict):
+        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [keras.ops.convert_to_numpy(v) for v in outputs]
+    return keras.ops.convert_to_numpy(outputs)
+
+
+def flat(outputs):
+    if isinstance(outputs, dict):
+        return [np.asarray(outputs[k]) for k in sorted(outputs)]
+    if isinstance(outputs, (list, tuple)):
+        return [np.asarray(v) for v in outputs]
+    return [np.asarray(outputs)]
+
+
+def max_abs_diff(a, b):
+    fa, fb = flat(a), flat(b)
+    assert len(fa) == len(fb), (len(fa), len(fb))
+    return max(
+        float(np.max(np.abs(x.astype("float64") - y.astype("float64")))) for x, y in zip(fa, fb)
+    )
+
+
+def train_one_step(model, inputs, seed=0):
+    """One `train_on_batch` on random targets (MSE); returns (loss, fraction of weights moved)."""
+    outputs = model(inputs, training=False)
+    rng = np.random.default_rng(seed)
+
+    def target(o):
+        return rng.uniform(0, 1, tuple(o.shape)).astype("float32")
+
+    if isinstance(outputs, dict):
+        targets = {k: target(v) for k, v in outputs.items()}
+        loss = {k: "mse" for k in outputs}
+    elif isinstance(outputs, (list, tuple)):
+        targets = [target(v) for v in outputs]
+        loss = ["mse"] * len(outputs)
+    else:
+        targets, loss = target(outputs), "mse"
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    value = model.train_on_batch(inputs, targets)
+    value = float(np.sum(value)) if np.ndim(value) else float(value)
+    after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    moved = [not np.array_equal(a, b) for a, b in zip(before, after)]
+    return value, (sum(moved) / max(len(moved), 1))
+
+
+LOAD_AND_PREDICT = """
+import json, sys, numpy as np, keras
+import keras_archs  # registers the custom layers; no custom_objects are passed
+results = {}
+for item in json.loads(sys.argv[1]):
+    model = keras.saving.load_model(item["path"], safe_mode=True)
+    data = np.load(item["inputs"], allow_pickle=False)
+    keys = sorted(data.files)
+    x = data["x"] if keys == ["x"] else {k: data[k] for k in keys}
+    out = model(x, training=False)
+    if isinstance(out, dict):
+        out = {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
+    elif isinstance(out, (list, tuple)):
+        out = {str(i): keras.ops.convert_to_numpy(v) for i, v in enumerate(out)}
+    else:
+        out = {"y": keras.ops.convert_to_numpy(out)}
+    np.savez(item["outputs"], **out)
+    results[item["name"]] = item["outputs"]
+print(json.dumps(results))
+"""
+
+
+def save_inputs(path, inputs):
+    if isinstance(inputs, dict):
+        np.savez(path, **inputs)
+    else:
+        np.savez(path, x=inputs)
+
+
+def load_outputs(path):
+    data = np.load(path)
+    keys = sorted(data.files)
+    if keys == ["y"]:
+        return data["y"]
+    if all(k.isdigit() for k in keys):
+        return [data[k] for k in sorted(keys, key=int)]
+    return {k: data[k] for k in keys}
+
+
+def reload_in_fresh_process(items, backend=None, **env):
+    """Loads each saved `.keras` file in one new interpreter (safe_mode=True, no
+    custom_objects; importing keras_archs registers its layers) and returns its outputs.
+
+    items: dicts with name, path (.keras), inputs (.npz) and outputs (.npz to write).
+    """
+    code = f"import sys\nsys.argv = ['x', {json.dumps(json.dumps(items))}]\n" + LOAD_AND_PREDICT
+    run_python(code, backend=backend, **env)
+    return {item["name"]: load_outputs(item["outputs"]) for item in items}
