@@ -1,0 +1,86 @@
+"""Argument checks and small helpers shared by the custom layers."""
+
+import keras
+
+
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
+    return value
+
+
+def check_positive_int_or_none(name, value):
+    return None if value is None else check_positive_int(name, value)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {name}={value!r}.")
+    return value
+
+
+def check_rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a float in [0, 1); got {name}={value!r}.")
+    return float(value)
+
+
+def check_positive_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a positive number; got {name}={value!r}.")
+    return float(value)
+
+
+def gelu_approximate(x):
+    """GELU with the tanh approximation (GPT-2 and keras-hub's `gelu_approximate`)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def get_activation(name, value, allow_none=True):
+    """Resolves an activation name or callable, raising a ValueError naming `name`.
+
+    Besides Keras' own names this accepts "gelu_approximate" (tanh GELU), which
+    GPT-2 needs and Keras has only as an argument of `gelu`.
+    """
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{name} must be an activation name or callable; got {name}=None.")
+    if value == "gelu_approximate":
+        return gelu_approximate
+    try:
+        fn = keras.activations.get(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"{name} must be a Keras activation name (e.g. 'relu', 'gelu', "
+            f"'gelu_approximate') or a callable; got {name}={value!r}."
+        ) from e
+    if fn is None:
+        raise ValueError(f"{name}={value!r} is not a known activation.")
+    return fn
+
+
+def serialize_activation(value):
+    """Config form of an activation argument: names stay names."""
+    if value is None or isinstance(value, str):
+        return value
+    return keras.activations.serialize(value)
+
+
+def activation_layer(value, name):
+    """A `keras.layers.Activation` for `value` (None when no activation)."""
+    if value is None:
+        return None
+    fn = get_activation("activation", value)
+    return keras.layers.Activation(fn, name=name)
+
+
+def check_normalization(value, choices=("batch_norm", None)):
+    return check_choice("normalization", value, choices)
+
+
+def serialize_initializer(value):
+    """Config form of an initializer argument: names stay names."""
+    if value is None or isinstance(value, str):
+        return value
+    return keras.initializers.serialize(keras.initializers.get(value))
