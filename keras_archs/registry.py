@@ -44,6 +44,8 @@ class ModelSpec:
         test_kwargs: keyword arguments for a small, fast build used by the generic tests.
         train_defaults: default dataset and hyper-parameters for `keras-archs train`.
         aliases: other names that resolve to this model.
+        feature_layers: for CNNs, the layer whose output each feature-pyramid key
+            ("P1".."P5", stride 2**i) of `create_model(name, features_only=True)` is.
     """
 
     name: str
@@ -61,6 +63,7 @@ class ModelSpec:
     train_defaults: dict = dataclasses.field(default_factory=dict)
     aliases: tuple = ()
     builder_kwargs: dict = dataclasses.field(default_factory=dict)
+    feature_layers: dict = dataclasses.field(default_factory=dict)
 
     @property
     def idea(self) -> str:
@@ -89,6 +92,7 @@ class ModelSpec:
             "builder": self.builder.__name__,
             "aliases": list(self.aliases),
             "idea": self.idea,
+            "feature_layers": dict(self.feature_layers),
         }
 
 
@@ -116,6 +120,7 @@ def register_model(
     aliases: tuple = (),
     builder_kwargs: dict | None = None,
     builder: Callable | None = None,
+    feature_layers: dict | None = None,
 ):
     """Registers a builder under `name`. Use as a decorator, or pass `builder=`.
 
@@ -149,6 +154,7 @@ def register_model(
             train_defaults=dict(train_defaults or {}),
             aliases=tuple(aliases),
             builder_kwargs=dict(builder_kwargs or {}),
+            feature_layers=dict(feature_layers or {}),
         )
         for alias in aliases:
             _ALIASES[alias] = name
@@ -196,3 +202,22 @@ def create_model(name: str, **kwargs):
 def model_info(name: str) -> dict:
     """Metadata of `name`: family, paper, year, default_input_shape, min_input_size, ..."""
     return get_spec(name).info()
+
+
+def markdown_table() -> str:
+    """The README model table, generated from the registry (scripts/update_readme.py)."""
+    rows = [
+        "| name | builder | family | year | parameters | the idea |",
+        "|---|---|---|---|---:|---|",
+    ]
+    for name in list_models():
+        spec = _REGISTRY[name]
+        params = "-" if spec.reference_params is None else f"{spec.reference_params:,}"
+        if spec.reference_params is not None and spec.params_kind == "trainable":
+            params += " trainable"
+        alias = f" (alias {', '.join(spec.aliases)})" if spec.aliases else ""
+        rows.append(
+            f"| `{name}`{alias} | `{spec.builder.__name__}` | {spec.family} | {spec.year} "
+            f"| {params} | {spec.idea.replace('|', '/')} |"
+        )
+    return "\n".join(rows)
