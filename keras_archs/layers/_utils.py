@@ -84,3 +84,13 @@ def serialize_initializer(value):
     if value is None or isinstance(value, str):
         return value
     return keras.initializers.serialize(keras.initializers.get(value))
+
+
+def check_initializer(name, value):
+    try:
+        keras.initializers.get(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"{name} must be a Keras initializer name, config or instance; got {name}={value!r}."
+        ) from e
+    return value

@@ -3,7 +3,11 @@
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import check_positive_int, serialize_initializer
+from keras_archs.layers._utils import (
+    check_initializer,
+    check_positive_int,
+    serialize_initializer,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -49,10 +53,8 @@ class CausalConv1D(keras.layers.Layer):
         self.dilation_rate = check_positive_int("dilation_rate", dilation_rate)
         self.use_bias = bool(use_bias)
         self.weight_norm = bool(weight_norm)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        keras.initializers.get(kernel_initializer)  # fail early on unknown names
-        keras.initializers.get(bias_initializer)
+        self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
+        self.bias_initializer = check_initializer("bias_initializer", bias_initializer)
 
     @property
     def left_padding(self):

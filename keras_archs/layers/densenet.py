@@ -39,7 +39,6 @@ class DenseBlock(keras.layers.Layer):
         if channels is None:
             raise ValueError(f"DenseBlock needs a known channel count; got {input_shape}.")
         mid = self.bottleneck_width * self.growth_rate
-        self.bn1, self.conv1, self.bn2, self.conv2 = [], [], [], []
         for i in range(self.num_layers):
             shape = (*input_shape[:-1], channels + i * self.growth_rate)
             bn1 = _bn(f"layer_{i}_bn1", self.bn_epsilon, self.dtype_policy)
@@ -59,14 +58,16 @@ class DenseBlock(keras.layers.Layer):
             conv1.build(shape)
             bn2.build((*shape[:-1], mid))
             conv2.build((*shape[:-1], mid))
-            self.bn1.append(bn1)
-            self.conv1.append(conv1)
-            self.bn2.append(bn2)
-            self.conv2.append(conv2)
+            # One attribute per sublayer, in call order: the weight order of keras.applications.
+            for layer in (bn1, conv1, bn2, conv2):
+                setattr(self, layer.name, layer)
 
     def call(self, inputs, training=None):
         x = inputs
-        for bn1, conv1, bn2, conv2 in zip(self.bn1, self.conv1, self.bn2, self.conv2):
+        for i in range(self.num_layers):
+            bn1, conv1, bn2, conv2 = (
+                getattr(self, f"layer_{i}_{part}") for part in ("bn1", "conv1", "bn2", "conv2")
+            )
             y = conv1(ops.relu(bn1(x, training=training)))
             y = conv2(ops.relu(bn2(y, training=training)))
             x = ops.concatenate([x, y], axis=-1)

@@ -110,24 +110,29 @@ class FactorizedConv2D(keras.layers.Layer):
             kernel_initializer=self.kernel_initializer,
             dtype=self.dtype_policy,
         )
+        # Attributes are set in call order so the weight order is conv_a, bn_a, conv_b, bn_b,
+        # the order of keras.applications' conv2d_bn pairs.
         self.conv_a = keras.layers.Conv2D(mid, k_a, strides=self.strides, name="conv_a", **common)
-        self.conv_b = keras.layers.Conv2D(self.filters, k_b, name="conv_b", **common)
         self.conv_a.build(input_shape)
         mid_shape = self.conv_a.compute_output_shape(input_shape)
+        self.bn_a = self._bn("bn_a", mid_shape)
+        self.conv_b = keras.layers.Conv2D(self.filters, k_b, name="conv_b", **common)
         self.conv_b.build(mid_shape)
-        self.bn_a = self.bn_b = None
-        if self.normalization == "batch_norm":
-            bn = dict(
-                scale=self.bn_scale,
-                epsilon=self.bn_epsilon,
-                momentum=self.bn_momentum,
-                dtype=self.dtype_policy,
-            )
-            self.bn_a = keras.layers.BatchNormalization(name="bn_a", **bn)
-            self.bn_b = keras.layers.BatchNormalization(name="bn_b", **bn)
-            self.bn_a.build(mid_shape)
-            self.bn_b.build(self.conv_b.compute_output_shape(mid_shape))
+        self.bn_b = self._bn("bn_b", self.conv_b.compute_output_shape(mid_shape))
         self._act = get_activation("activation", self.activation)
+
+    def _bn(self, name, shape):
+        if self.normalization is None:
+            return None
+        bn = keras.layers.BatchNormalization(
+            scale=self.bn_scale,
+            epsilon=self.bn_epsilon,
+            momentum=self.bn_momentum,
+            name=name,
+            dtype=self.dtype_policy,
+        )
+        bn.build(shape)
+        return bn
 
     def call(self, inputs, training=None):
         x = self.conv_a(inputs)
