@@ -83,7 +83,7 @@ def built_models():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_forward_shape_and_finite(name, built_models):
-    model, x, y = built_models(name)
+    model, _, y = built_models(name)
     leaves_y = keras.tree.flatten(y)
     leaves_symbolic = keras.tree.flatten(model.output)
     assert len(leaves_y) == len(leaves_symbolic)

@@ -1,0 +1,76 @@
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from keras_archs import cli
+from tests.utils import REPO, subprocess_env
+
+
+def test_list_shows_every_model_with_counts(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5" in out and "61,706" in out
+    assert "alexnet" in out and "61,100,840" in out
+
+
+def test_info(capsys):
+    assert cli.main(["info", "alexnet"]) == 0
+    out = capsys.readouterr().out
+    assert "Krizhevsky" in out and "2012" in out
+
+
+def test_unknown_model_is_a_clean_error(capsys):
+    assert cli.main(["info", "lenet"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown model name='lenet'" in err and "lenet5" in err
+
+
+def test_train_writes_run_folder_and_never_overwrites(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "lenet5", "--epochs", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1].startswith("final validation accuracy: ")
+    assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras"]
+    with open(out / "curves.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(out / "history.csv") as f:
+        assert f.readline().strip().split(",")[:2] == ["epoch", "accuracy"]
+    before = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
+    assert cli.main(["train", "lenet5", "--epochs", "1", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {name: os.path.getmtime(out / name) for name in os.listdir(out)} == before
+
+
+def test_train_rejects_bad_arguments(tmp_path, capsys):
+    assert cli.main(["train", "lenet5", "--epochs", "0", "--out", str(tmp_path / "a")]) == 2
+    assert "epochs must be an integer >= 1; got epochs=0" in capsys.readouterr().err
+    assert cli.main(["train", "lenet5", "--data", "nope", "--out", str(tmp_path / "b")]) == 2
+    assert "Unknown dataset name='nope'" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_readme_main_command_reaches_095_within_two_minutes(tmp_path):
+    """The README's main job: `keras-archs train lenet5` on offline digits."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_archs.cli", "train", "lenet5"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("final validation accuracy: ")
+    accuracy = float(last.rsplit(" ", 1)[1])
+    print(f"keras-archs train lenet5: {accuracy:.4f} in {seconds:.1f} s")
+    assert accuracy >= 0.95
+    assert seconds < 120
+    assert os.path.isdir(tmp_path / "runs")
+    assert REPO  # the package is imported from the checkout via PYTHONPATH
