@@ -4,6 +4,35 @@ Importing this package registers every family in `keras_archs.registry`.
 """
 
 from keras_archs.applications.alexnet import AlexNet
+from keras_archs.applications.inception_v1 import InceptionV1
+from keras_archs.applications.inception_v3 import InceptionV3
 from keras_archs.applications.lenet import LeNet5
+from keras_archs.applications.resnet import (
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet50V2,
+    ResNet101,
+    ResNet101V2,
+    ResNet152,
+    ResNet152V2,
+)
+from keras_archs.applications.rnn import BidirectionalRNN, StackedRNN
+from keras_archs.applications.seq2seq import Seq2Seq
+from keras_archs.applications.vgg import VGG16, VGG19
 
-__all__ = ["AlexNet", "LeNet5"]
+__all__ = ["AlexNet", "BidirectionalRNN", "LeNet5", "Seq2Seq", "StackedRNN"]
+__all__ += [  # issue 4: VGG, ResNet, Inception
+    "VGG16",
+    "VGG19",
+    "InceptionV1",
+    "InceptionV3",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet50V2",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet152",
+    "ResNet152V2",
+]

@@ -160,11 +160,42 @@ def make_model(img_input, input_tensor, outputs, name):
     return keras.Model(inputs, outputs, name=name)
 
 
-def load_weights(model, weights):
-    """Loads a weights file (a path) into `model`; None leaves the initialisation."""
+def load_weights(model, weights, name_map=None):
+    """Loads a weights file (a path) into `model`; None leaves the initialisation.
+
+    `name_map` (file layer name -> model leaf path) is used for keras.applications'
+    legacy `.h5` files; see `keras_archs.weights.keras_applications`.
+    """
     if weights is None:
         return model
     from keras_archs.weights import load_weights_file
 
-    load_weights_file(model, weights)
+    load_weights_file(model, weights, name_map=name_map)
     return model
+
+
+def resolve_weights(weights, weights_key, include_top):
+    """`weights="imagenet"`: the cached keras.applications file of `weights_key` (downloaded
+    on first use); any other value is returned unchanged."""
+    if weights != "imagenet":
+        return weights
+    from keras_archs.weights.imagenet import fetch_imagenet_weights
+
+    return fetch_imagenet_weights(weights_key, include_top)
+
+
+def feature_model(model, feature_layers, name):
+    """A model from `model`'s inputs to the dict {"P1": ..., "P5": ...} of `feature_layers`
+    outputs (key -> layer name), as `features_only=True` builders return."""
+    outputs = {key: model.get_layer(layer).output for key, layer in feature_layers.items()}
+    return keras.Model(model.inputs, outputs, name=name)
+
+
+def features_only_args(features_only, include_top, pooling):
+    """(include_top, pooling) to build the trunk with: `features_only=True` drops the top
+    and the pooling, whose outputs the feature pyramid replaces."""
+    if not isinstance(features_only, bool):
+        raise TypeError(
+            f"features_only must be True or False; got features_only={features_only!r}."
+        )
+    return (False, None) if features_only else (include_top, pooling)

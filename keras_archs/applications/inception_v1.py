@@ -1,0 +1,193 @@
+"""InceptionV1, alias GoogLeNet (Szegedy et al., 2014).
+
+Reference:
+- [Going Deeper with Convolutions](https://arxiv.org/abs/1409.4842) (CVPR 2015)
+
+Table 1 of the paper: a 7x7/2 convolution, max-pool, 1x1 and 3x3 convolutions,
+max-pool, then nine Inception modules (3a, 3b | 4a..4e | 5a, 5b) separated by
+max-pools, global average pooling, 40% dropout and a linear classifier. Layers follow
+torchvision's `googlenet` (BatchNormalization with epsilon 1e-3 after every convolution,
+no convolution bias, max-pools that round up) except that the "5x5" branch really is
+5x5 (torchvision uses 3x3 there): 7,005,832 trainable parameters, 13,385,816 with the
+two auxiliary classifiers.
+"""
+
+import keras
+from keras.applications import imagenet_utils
+
+from keras_archs.applications import _image
+from keras_archs.layers import AdaptiveAveragePooling2D, InceptionModule
+from keras_archs.registry import register_model
+
+FEATURE_LAYERS = {
+    "P1": "conv1_relu",
+    "P2": "conv3_relu",
+    "P3": "inception3b",
+    "P4": "inception4e",
+    "P5": "inception5b",
+}
+
+# Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+_MODULES = {
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
+    "5b": (384, 192, 384, 48, 128, 128),
+}
+_EPS = 1e-3
+
+
+def preprocess_input(x, data_format=None):
+    """Inception preprocessing ("tf": scaled to [-1, 1]), as keras.applications' Inception."""
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
+
+
+def decode_predictions(preds, top=5):
+    """(class id, name, score) of the `top` ImageNet classes of each row of `preds`."""
+    return imagenet_utils.decode_predictions(preds, top=top)
+
+
+def _conv_bn(x, filters, kernel_size, name, strides=1):
+    x = keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=_EPS, name=f"{name}_bn")(x)
+    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _max_pool(x, pool_size, name):
+    # "same" pads bottom/right only: the windows of PyTorch's ceil_mode=True pooling.
+    return keras.layers.MaxPooling2D(pool_size, strides=2, padding="same", name=name)(x)
+
+
+def _module(x, key):
+    return InceptionModule(*_MODULES[key], bn_epsilon=_EPS, name=f"inception{key}")(x)
+
+
+def _aux_head(x, classes, classifier_activation, dropout, name):
+    """Section 5: 4x4 average pool, 1x1 conv (128), FC 1024, 70% dropout, classifier."""
+    x = AdaptiveAveragePooling2D(4, name=f"{name}_pool")(x)
+    x = _conv_bn(x, 128, 1, f"{name}_proj")
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    x = keras.layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return _image.classifier(x, classes, classifier_activation, name=f"{name}_predictions")
+
+
+@register_model(
+    "inception_v1",
+    family="inception",
+    paper="Szegedy et al., Going Deeper with Convolutions, CVPR",
+    year=2014,
+    default_input_shape=(224, 224, 3),
+    min_input_size=32,
+    task="image_classification",
+    reference_params=7_005_832,
+    params_kind="trainable",
+    test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
+    aliases=("googlenet",),
+    feature_layers=FEATURE_LAYERS,
+)
+def InceptionV1(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v1",
+    features_only=False,
+    aux_logits=False,
+    dropout=0.4,
+    aux_dropout=0.7,
+):
+    """InceptionV1 (GoogLeNet): modules run 1x1, 3x3, 5x5 convolutions and pooling in parallel.
+
+    Szegedy et al. (2014): cheap 1x1 convolutions reduce the channels before the 3x3
+    and 5x5 branches, so a 22-layer network costs less than AlexNet; two auxiliary
+    classifiers (after 4a and 4d) add gradient signal during training.
+
+    Args:
+        include_top: whether to include global average pooling, dropout and the classifier.
+        weights: None or the path to a weights file (no ImageNet file in keras.applications).
+        input_tensor: optional tensor to use as the model input.
+        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
+            with the top, `(None, None, 3)` without.
+        pooling: with `include_top=False`, None (feature maps), "avg" or "max".
+        classes: number of classes.
+        classifier_activation: activation of the output layer(s).
+        name: model name.
+        features_only: return a model whose outputs are the dict {"P1".."P5"} of
+            feature maps at strides 2..32 (the top and `pooling` are ignored).
+        aux_logits: with `include_top=True`, add the two auxiliary classifiers: the
+            model then has three outputs `[main, aux1, aux2]`, for training (the paper
+            weights the auxiliary losses by 0.3); build with `aux_logits=False` for
+            inference, with the same layer names.
+        dropout: dropout rate before the classifier, in [0, 1).
+        aux_dropout: dropout rate in the auxiliary classifiers, in [0, 1).
+
+    Returns:
+        A `keras.Model`.
+    """
+    for arg, value in (("dropout", dropout), ("aux_dropout", aux_dropout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"{arg} must be a number in [0, 1); got {arg}={value!r}.")
+    if not isinstance(aux_logits, bool):
+        raise TypeError(f"aux_logits must be True or False; got aux_logits={aux_logits!r}.")
+    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
+    if aux_logits and not include_top:
+        raise ValueError(
+            "aux_logits=True adds auxiliary classifiers and needs include_top=True "
+            "(and features_only=False); got include_top=False."
+        )
+    input_shape = _image.check_image_args(
+        weights=weights,
+        include_top=include_top,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_size=224,
+        min_size=32,
+    )
+    img_input = _image.image_input(input_shape, input_tensor)
+    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
+    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = _max_pool(x, 3, "pool1")
+    x = _conv_bn(x, 64, 1, "conv2")
+    x = _conv_bn(x, 192, 3, "conv3")
+    x = _max_pool(x, 3, "pool2")
+    x = _module(x, "3a")
+    x = _module(x, "3b")
+    x = _max_pool(x, 3, "pool3")
+    x = _module(x, "4a")
+    aux = []
+    if aux_logits:
+        aux.append(_aux_head(x, classes, classifier_activation, aux_dropout, "aux1"))
+    for key in ("4b", "4c", "4d"):
+        x = _module(x, key)
+    if aux_logits:
+        aux.append(_aux_head(x, classes, classifier_activation, aux_dropout, "aux2"))
+    x = _module(x, "4e")
+    x = _max_pool(x, 2, "pool4")
+    x = _module(x, "5a")
+    x = _module(x, "5b")
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = _image.classifier(x, classes, classifier_activation)
+    else:
+        x = _image.pool_features(x, pooling)
+    outputs = [x, *aux] if aux_logits else x
+    model = _image.make_model(img_input, input_tensor, outputs, name)
+    model = _image.load_weights(model, weights)
+    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
