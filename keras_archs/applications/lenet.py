@@ -27,7 +27,7 @@ from keras_archs.registry import register_model
     task="image_classification",
     reference_params=61_706,
     test_kwargs={"input_shape": (32, 32, 1), "classes": 10},
-    train_defaults={"data": "digits", "epochs": 30, "batch_size": 32, "learning_rate": 2e-3},
+    train_defaults={"data": "digits", "epochs": 20, "batch_size": 32, "learning_rate": 2e-3},
 )
 def LeNet5(
     include_top=True,
