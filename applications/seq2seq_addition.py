@@ -18,11 +18,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from keras_archs.applications.seq2seq import Seq2Seq, greedy_decode  # noqa: E402
-from keras_archs.data import tasks  # noqa: E402
+from keras_archs.applications.seq2seq import Seq2Seq, greedy_decode
+from keras_archs.data import tasks
 
 DIGITS = 3
 
