@@ -62,6 +62,23 @@ def cmd_info(args):
     return 0
 
 
+def _data_kwargs(pairs):
+    """`--data-arg T=600` options of a sequence task; numbers become int or float."""
+    result = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--data-arg takes KEY=VALUE; got {pair!r}.")
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                pass
+        result[key] = value
+    return result
+
+
 def cmd_train(args):
     from keras_archs.training import train
 
@@ -76,6 +93,7 @@ def cmd_train(args):
         jit_compile=jit,
         dtype_policy=args.dtype_policy,
         seed=args.seed,
+        data_kwargs=_data_kwargs(args.data_arg),
     )
     print(f"run folder: {result.out_dir} (model.keras, history.csv, curves.png)")
     print(
@@ -84,6 +102,8 @@ def cmd_train(args):
     )
     if result.val_accuracy is not None:
         print(f"final validation accuracy: {result.val_accuracy:.4f}")
+    elif "val_loss" in result.history:
+        print(f"final validation loss: {result.history['val_loss'][-1]:.5f}")
     return 0
 
 
@@ -111,6 +131,12 @@ def build_parser():
     p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
     p.add_argument("--dtype-policy", default=None, help="e.g. float32, mixed_bfloat16")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--data-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="option of a sequence task, e.g. T=600 (repeatable)",
+    )
     p.set_defaults(func=cmd_train)
     return parser
 

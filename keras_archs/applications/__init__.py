@@ -19,9 +19,10 @@ from keras_archs.applications.resnet import (
 )
 from keras_archs.applications.rnn import BidirectionalRNN, StackedRNN
 from keras_archs.applications.seq2seq import Seq2Seq
+from keras_archs.applications.tcn import TCN
 from keras_archs.applications.vgg import VGG16, VGG19
 
-__all__ = ["AlexNet", "BidirectionalRNN", "LeNet5", "Seq2Seq", "StackedRNN"]
+__all__ = ["TCN", "AlexNet", "BidirectionalRNN", "LeNet5", "Seq2Seq", "StackedRNN"]
 __all__ += [  # issue 4: VGG, ResNet, Inception
     "VGG16",
     "VGG19",

@@ -116,6 +116,7 @@ def _check(
         "epochs": 3,
         "batch_size": 32,
         "learning_rate": 2e-3,
+        "clipnorm": 1.0,
     },
 )
 def TCN(

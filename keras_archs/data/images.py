@@ -28,6 +28,10 @@ class DatasetBundle:
     name: str
     train_size: int | None = None
     validation_size: int | None = None
+    # Sequence tasks (data/tasks.py) also say how to build and compile a model for them.
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    loss: str | None = None
+    metrics: tuple = ()
 
 
 def register_dataset(name: str):
@@ -71,6 +75,7 @@ def load_dataset(
     validation_split: float = 0.2,
     seed: int = 0,
     data_dir: str | None = None,
+    **task_kwargs,
 ) -> DatasetBundle:
     """Returns batched, prefetched (train, validation) pipelines for `name`.
 
@@ -83,6 +88,7 @@ def load_dataset(
         validation_split: fraction held out when the source has no validation split.
         seed: seed of the split and the shuffling.
         data_dir: tensorflow-datasets data folder (its default when None).
+        **task_kwargs: options of an offline task (data/tasks.py), e.g. `T=200`.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty dataset name or folder; got name={name!r}.")
@@ -97,6 +103,12 @@ def load_dataset(
             batch_size=batch_size,
             validation_split=validation_split,
             seed=seed,
+            **task_kwargs,
+        )
+    if task_kwargs:
+        raise ValueError(
+            f"Options {sorted(task_kwargs)} apply to the offline tasks only; got them for "
+            f"name={name!r}."
         )
     if os.path.isdir(name):
         return _folder(name, input_shape, batch_size, validation_split, seed)
@@ -142,7 +154,7 @@ def _digits(*, input_shape=None, batch_size=32, validation_split=0.2, seed=0):
     images = (digits.images / 16.0).astype("float32")[..., None]  # pixels are 0..16
     labels = digits.target.astype("int32")
     order = np.random.default_rng(seed).permutation(len(labels))
-    n_val = int(round(len(labels) * validation_split))
+    n_val = round(len(labels) * validation_split)
     val_idx, train_idx = order[:n_val], order[n_val:]
     # Resize once, up front: the set is small and every epoch reuses it.
     x_train = _to_model_images(images[train_idx], input_shape)
@@ -242,7 +254,7 @@ def _tfds(name, input_shape, batch_size, validation_split, seed, data_dir):
     elif "test" in splits:
         train_split, val_split = "train", "test"
     else:
-        pct = int(round(100 * (1 - validation_split)))
+        pct = round(100 * (1 - validation_split))
         train_split, val_split = f"train[:{pct}%]", f"train[{pct}%:]"
     shape = _check_image_shape(input_shape or tuple(info.features["image"].shape))
 

@@ -78,6 +78,7 @@ def train(
     dtype_policy: str | None = None,
     seed: int = 0,
     verbose="auto",
+    data_kwargs: dict | None = None,
 ) -> TrainResult:
     """Trains registered model `name` with `model.fit` and writes a run folder.
 
@@ -85,6 +86,12 @@ def train(
     the registry's `train_defaults`; `jit_compile` and the dtype policy from
     `keras_archs.training.policy`. The run folder holds `model.keras`,
     `history.csv` and `curves.png`.
+
+    Sequence models (registry task other than image classification, `"trainer":
+    "task"` in `train_defaults`) train on a task of `keras_archs.data.tasks`: its
+    options come from `train_defaults["data_kwargs"]` updated by `data_kwargs`, the
+    model from `train_defaults["model_kwargs"]` plus what the task dictates (input
+    shape, head, vocabulary), and the loss and metrics from the task.
     """
     spec = get_spec(name)
     defaults = spec.train_defaults
@@ -102,8 +109,9 @@ def train(
     )
     if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0; got learning_rate={learning_rate!r}.")
+    sequence = spec.task != "image_classification"
     input_shape = tuple(input_shape or defaults.get("input_shape") or spec.default_input_shape)
-    if min(input_shape[:-1]) < spec.min_input_size:
+    if not sequence and min(input_shape[:-1]) < spec.min_input_size:
         raise ValueError(
             f"input_shape={input_shape!r} is below the minimum size {spec.min_input_size} "
             f"of {spec.name!r}."
@@ -114,20 +122,35 @@ def train(
 
     from keras_archs.data import load_dataset
 
-    bundle = load_dataset(data, input_shape=input_shape, batch_size=batch_size, seed=seed)
+    if sequence:
+        data_kwargs = {**defaults.get("data_kwargs", {}), **(data_kwargs or {})}
+        bundle = load_dataset(data, batch_size=batch_size, seed=seed, **data_kwargs)
+        if bundle.loss is None:
+            raise ValueError(
+                f"data={data!r} is not a sequence task (keras_archs.data.tasks); "
+                f"{spec.name!r} trains on one of those."
+            )
+        build_kwargs = {**defaults.get("model_kwargs", {}), **bundle.model_kwargs}
+        loss, metrics = bundle.loss, list(bundle.metrics)
+    else:
+        if data_kwargs:
+            raise ValueError(f"data_kwargs apply to sequence tasks only; got {data_kwargs!r}.")
+        bundle = load_dataset(data, input_shape=input_shape, batch_size=batch_size, seed=seed)
+        build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
+        loss, metrics = keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
     out = _claim_run_folder(out, spec.name)
 
     keras.utils.set_random_seed(seed)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype_policy)
     try:
-        model = spec.build(input_shape=bundle.input_shape, classes=bundle.num_classes)
+        model = spec.build(**build_kwargs)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=defaults.get("clipnorm")),
+        loss=loss,
+        metrics=metrics,
         jit_compile=jit_compile,
     )
     start = time.perf_counter()
