@@ -68,16 +68,23 @@ _FILES = {
 _EXTRA: dict = {}
 
 
-def register_imagenet_weights(key, url_with_top, md5_with_top, url_no_top, md5_no_top):
-    """Adds a family's keras.applications files (used by later families: DenseNet, ...)."""
-    _EXTRA[key] = ((url_with_top, md5_with_top), (url_no_top, md5_no_top))
+def register_imagenet_weights(
+    key, url_with_top, md5_with_top, url_no_top, md5_no_top, file_names=None
+):
+    """Adds a family's keras.applications files (used by later families: DenseNet, ...).
+
+    `file_names`: (with top, without top) cache names where keras.applications' differ
+    from the URLs' (NASNet); an md5 of None means keras.applications checks no hash.
+    """
+    names = file_names or (None, None)
+    _EXTRA[key] = ((url_with_top, md5_with_top, names[0]), (url_no_top, md5_no_top, names[1]))
 
 
 def imagenet_weights_info(key, include_top):
     """(file name, URL, md5) of keras.applications' ImageNet file for `key`."""
     if key in _EXTRA:
-        url, md5 = _EXTRA[key][0 if include_top else 1]
-        return os.path.basename(urllib.parse.urlparse(url).path), url, md5
+        url, md5, fname = _EXTRA[key][0 if include_top else 1]
+        return fname or os.path.basename(urllib.parse.urlparse(url).path), url, md5
     if key not in _FILES:
         known = sorted([*_FILES, *_EXTRA])
         raise ValueError(f"No ImageNet weights are known for {key!r}; known: {known}.")
@@ -88,9 +95,9 @@ def imagenet_weights_info(key, include_top):
 
 def _cached_path(fname):
     # keras.utils.get_file's cache: $KERAS_HOME (or ~/.keras, or /tmp/.keras if read-only).
-    import keras
+    from keras.src.backend.config import keras_home
 
-    base = os.path.expanduser(keras.config.keras_home())
+    base = os.path.expanduser(keras_home())
     if not os.access(base, os.W_OK):
         base = os.path.join("/tmp", ".keras")
     return os.path.join(base, "models", fname)
