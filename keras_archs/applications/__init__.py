@@ -4,6 +4,7 @@ Importing this package registers every family in `keras_archs.registry`.
 """
 
 from keras_archs.applications.alexnet import AlexNet
+from keras_archs.applications.gpt import GPT
 from keras_archs.applications.inception_v1 import InceptionV1
 from keras_archs.applications.inception_v3 import InceptionV3
 from keras_archs.applications.lenet import LeNet5
@@ -37,3 +38,4 @@ __all__ += [  # issue 4: VGG, ResNet, Inception
     "ResNet152",
     "ResNet152V2",
 ]
+__all__ += ["GPT"]  # issue 7: GPT, Transformer

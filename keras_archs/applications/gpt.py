@@ -1,0 +1,404 @@
+"""GPT: a decoder-only Transformer trained to predict the next token (Radford et al.
+2018, 2019).
+
+References:
+- [Improving Language Understanding by Generative Pre-Training](
+    https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf)
+  (GPT, 2018)
+- [Language Models are Unsupervised Multitask Learners](
+    https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
+  (GPT-2, 2019)
+
+Token embeddings plus learned position embeddings feed a stack of causal
+self-attention blocks (`TransformerDecoderBlock` without cross-attention); GPT-2
+moves each LayerNormalization to the input of its sub-layer (pre-LN) and adds one
+after the last block. The pre-softmax projection is the token embedding matrix,
+transposed (tied input/output embeddings). Layer names and weights follow
+keras-hub's `GPT2Backbone` (`token_embedding`, `transformer_layer_{i}`,
+`layer_norm`), so `keras_archs.weights.from_keras_hub` copies one into the other.
+
+`generate(model, prompt_ids, max_new_tokens, ...)` decodes with a key/value cache
+in one `keras.ops.while_loop`, run through `predict_on_batch`, so the backend
+compiles it once per input shape (TensorFlow and JAX) and reuses it.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_archs.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
+from keras_archs.registry import register_model
+
+PRESETS = {
+    # Small enough to learn Python's standard library byte by byte on a CPU in minutes.
+    "gpt_mini": dict(
+        vocabulary_size=256,
+        num_layers=4,
+        num_heads=4,
+        hidden_dim=128,
+        intermediate_dim=512,
+        dropout=0.0,
+        max_sequence_length=128,
+    ),
+    # GPT-2 small (124M): the configuration of keras-hub's "gpt2_base_en".
+    "gpt2": dict(
+        vocabulary_size=50257,
+        num_layers=12,
+        num_heads=12,
+        hidden_dim=768,
+        intermediate_dim=3072,
+        dropout=0.1,
+        max_sequence_length=1024,
+    ),
+}
+_ARGS = tuple(PRESETS["gpt2"])
+# The generic suite's tiny configuration (tests/test_models.py).
+_TEST_KWARGS = {
+    "vocabulary_size": 16,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 32,
+    "intermediate_dim": 64,
+    "max_sequence_length": 16,
+    "sequence_length": 16,
+}
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_int(value, argument, minimum=1, allow_none=False):
+    if allow_none and value is None:
+        return
+    if not _is_int(value) or value < minimum:
+        accepted = f"an integer >= {minimum}" + (" or None" if allow_none else "")
+        raise ValueError(f"{argument} must be {accepted}; got {argument}={value!r}.")
+
+
+def _resolve(preset, given):
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)} or None; got preset={preset!r}.")
+    config = dict(PRESETS[preset]) if preset else {"dropout": 0.1}  # keras-hub's default
+    config.update({k: v for k, v in given.items() if v is not None})
+    missing = [k for k in _ARGS if k not in config]
+    if missing:
+        raise ValueError(f"GPT needs {', '.join(missing)} (or a preset such as 'gpt_mini').")
+    for key in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+        _check_int(config[key], key)
+    _check_int(config["max_sequence_length"], "max_sequence_length")
+    dropout = config["dropout"]
+    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
+    if config["hidden_dim"] % config["num_heads"]:
+        raise ValueError(
+            f"num_heads must divide hidden_dim; got num_heads={config['num_heads']} and "
+            f"hidden_dim={config['hidden_dim']}."
+        )
+    return config
+
+
+def _gpt_initializer(stddev):
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+@register_model(
+    "gpt_mini",
+    family="gpt",
+    paper="Radford et al., Language Models are Unsupervised Multitask Learners (GPT-2)",
+    year=2019,
+    default_input_shape=(128,),
+    min_input_size=1,
+    task="language_model",
+    builder_kwargs={"preset": "gpt_mini"},
+    test_kwargs=_TEST_KWARGS,
+)
+def GPT(
+    vocabulary_size=None,
+    num_layers=None,
+    num_heads=None,
+    hidden_dim=None,
+    intermediate_dim=None,
+    dropout=None,
+    max_sequence_length=None,
+    preset=None,
+    sequence_length=None,
+    layer_norm_epsilon=1e-5,
+    name=None,
+):
+    """GPT: a causal Transformer decoder learns language by predicting each next token.
+
+    Pre-LN decoder blocks (GPT-2) over token plus learned position embeddings, a
+    final LayerNormalization, and logits from the transposed token embedding
+    (tied input/output embeddings). Radford et al., 2018 and 2019.
+
+    Args:
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, dropout,
+            max_sequence_length: keras-hub's `GPT2Backbone` arguments; each defaults to
+            the `preset`'s value.
+        preset: "gpt_mini" (256 byte ids, 4 x 128, context 128) or "gpt2" (GPT-2 small:
+            50,257 ids, 12 x 768, 12 heads, context 1,024: 124,439,808 parameters).
+        sequence_length: fixed input length, or None (any length up to
+            `max_sequence_length`).
+        layer_norm_epsilon: epsilon of every LayerNormalization (GPT-2: 1e-5).
+        name: model name (default: the preset, or "gpt").
+
+    Returns:
+        A `keras.Model` from `{"token_ids", "padding_mask"}` (int, `(batch, seq)`; mask 1
+        for real tokens) to next-token logits `(batch, seq, vocabulary_size)` (float32).
+        Train it with `causal_lm_loss()` on targets shifted left by one.
+    """
+    config = _resolve(
+        preset,
+        dict(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            max_sequence_length=max_sequence_length,
+        ),
+    )
+    _check_int(sequence_length, "sequence_length", allow_none=True)
+    if sequence_length is not None and sequence_length > config["max_sequence_length"]:
+        raise ValueError(
+            f"sequence_length={sequence_length} exceeds max_sequence_length="
+            f"{config['max_sequence_length']}."
+        )
+    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
+    embedding = TokenAndPositionEmbedding(
+        config["vocabulary_size"],
+        config["max_sequence_length"],
+        config["hidden_dim"],
+        embeddings_initializer=_gpt_initializer(0.01),
+        position_initializer=_gpt_initializer(0.02),
+        name="token_embedding",
+    )
+    x = embedding(token_ids)
+    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
+    for i in range(config["num_layers"]):
+        x = TransformerDecoderBlock(
+            config["num_heads"],
+            config["intermediate_dim"],
+            dropout=config["dropout"],
+            activation="gelu_approximate",
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=True,
+            kernel_initializer=_gpt_initializer(0.02),
+            name=f"transformer_layer_{i}",
+        )(x, padding_mask=padding_mask, use_causal_mask=True)
+    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="layer_norm")(x)
+    logits = embedding(x, reverse=True)
+    # float32 logits keep the softmax of mixed-precision models accurate.
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    return keras.Model(
+        {"token_ids": token_ids, "padding_mask": padding_mask},
+        logits,
+        name=name or preset or "gpt",
+    )
+
+
+register_model(
+    "gpt2",
+    family="gpt",
+    paper="Radford et al., Language Models are Unsupervised Multitask Learners (GPT-2)",
+    year=2019,
+    default_input_shape=(1024,),
+    min_input_size=1,
+    task="language_model",
+    reference_params=124_439_808,
+    builder_kwargs={"preset": "gpt2"},
+    test_kwargs=_TEST_KWARGS,
+    builder=GPT,
+)
+
+
+def causal_lm_loss():
+    """The language-model loss: mean negative log-likelihood of each next token (logits)."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def hidden_states_model(model):
+    """A model from the same inputs to the final LayerNorm's output (keras-hub's
+    `GPT2Backbone` output), sharing `model`'s weights."""
+    return keras.Model(model.inputs, model.get_layer("layer_norm").output)
+
+
+def _config_of(model):
+    embedding = model.get_layer("token_embedding")
+    return embedding.vocabulary_size, embedding.sequence_length
+
+
+def _blocks(model):
+    blocks, i = [], 0
+    names = {layer.name for layer in model.layers}
+    while f"transformer_layer_{i}" in names:
+        blocks.append(model.get_layer(f"transformer_layer_{i}"))
+        i += 1
+    return blocks
+
+
+class _Generator(keras.Model):
+    """Cached autoregressive decoding with the layers of a GPT model (weights shared)."""
+
+    def __init__(self, model, max_new_tokens, greedy, temperature, top_k, top_p, end_token_id):
+        super().__init__(name=f"{model.name}_generator")
+        self.embedding = model.get_layer("token_embedding")
+        self.blocks = _blocks(model)
+        self.final_norm = model.get_layer("layer_norm")
+        self.max_new_tokens = max_new_tokens
+        self.greedy, self.temperature = greedy, temperature
+        self.top_k, self.top_p, self.end_token_id = top_k, top_p, end_token_id
+        self.traces = 0  # incremented each time `call` is traced (or run eagerly)
+
+    def _step(self, token_ids, caches, index):
+        """Logits of the last position and the updated caches; `token_ids` start at `index`."""
+        x = self.embedding(token_ids, start_index=index)
+        new_caches = []
+        for block, cache in zip(self.blocks, caches):
+            x, cache = block(x, use_causal_mask=True, cache=cache, cache_update_index=index)
+            new_caches.append(cache)
+        logits = self.embedding(self.final_norm(x[:, -1:, :]), reverse=True)[:, 0, :]
+        return ops.cast(logits, "float32"), new_caches
+
+    def _sample(self, logits, uniform):
+        if self.greedy:
+            return ops.cast(ops.argmax(logits, axis=-1), "int32")
+        vocab = logits.shape[-1]
+        values, indices = ops.top_k(logits / self.temperature, k=vocab)  # sorted descending
+        rank = ops.arange(vocab, dtype="int32")[None, :]
+        if self.top_k:
+            values = ops.where(rank < self.top_k, values, -np.inf)
+        probs = ops.softmax(values, axis=-1)
+        if self.top_p < 1.0:
+            # Keep the smallest prefix whose mass reaches top_p (the first token always).
+            before = ops.cumsum(probs, axis=-1) - probs
+            probs = ops.where(before < self.top_p, probs, 0.0)
+        cdf = ops.cumsum(probs, axis=-1)
+        threshold = uniform[:, None] * cdf[:, -1:]
+        choice = ops.minimum(ops.sum(ops.cast(cdf <= threshold, "int32"), axis=-1), vocab - 1)
+        return ops.cast(ops.take_along_axis(indices, choice[:, None], axis=-1)[:, 0], "int32")
+
+    def call(self, inputs):
+        self.traces += 1
+        prompt, uniforms = inputs["prompt_ids"], inputs["uniforms"]
+        batch, prompt_length = ops.shape(prompt)[0], prompt.shape[1]
+        total = prompt_length + self.max_new_tokens
+        caches = [b.init_cache(batch, total, dtype=self.compute_dtype) for b in self.blocks]
+        logits, caches = self._step(prompt, caches, 0)
+        end = -1 if self.end_token_id is None else self.end_token_id
+        steps = ops.arange(self.max_new_tokens, dtype="int32")[None, :]
+        tokens = ops.full((batch, self.max_new_tokens), max(end, 0), dtype="int32")
+        all_logits = ops.zeros((batch, self.max_new_tokens, logits.shape[-1]), "float32")
+        finished = ops.zeros((batch,), dtype="bool")
+
+        def cond(i, logits, caches, tokens, all_logits, finished):
+            return ops.logical_and(i < self.max_new_tokens, ops.logical_not(ops.all(finished)))
+
+        def body(i, logits, caches, tokens, all_logits, finished):
+            token = self._sample(logits, ops.take(uniforms, i, axis=1))
+            token = ops.where(finished, max(end, 0), token)
+            here = steps == i
+            tokens = ops.where(here, token[:, None], tokens)
+            all_logits = ops.where(here[:, :, None], logits[:, None, :], all_logits)
+            finished = ops.logical_or(finished, token == end)
+            logits, caches = self._step(token[:, None], caches, prompt_length + i)
+            return i + 1, logits, caches, tokens, all_logits, finished
+
+        start = ops.convert_to_tensor(0, "int32")
+        loop = ops.while_loop(cond, body, (start, logits, caches, tokens, all_logits, finished))
+        return {"tokens": loop[3], "logits": loop[4]}
+
+
+def generate(
+    model,
+    prompt_ids,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    seed=None,
+    greedy=False,
+    end_token_id=None,
+    return_logits=False,
+):
+    """Continues each prompt by sampling tokens from a GPT model, with a key/value cache.
+
+    Args:
+        model: a model built by `GPT` (possibly reloaded from a `.keras` file).
+        prompt_ids: int array `(batch, prompt_length)`; `prompt_length + max_new_tokens`
+            must not exceed the model's `max_sequence_length`.
+        max_new_tokens: number of tokens to generate (>= 1).
+        temperature: > 0; logits are divided by it before sampling.
+        top_k: sample among the `top_k` most likely tokens (0: all).
+        top_p: nucleus sampling: among the smallest set of most likely tokens whose
+            probability reaches `top_p`, in (0, 1] (1: all).
+        seed: int seed of the sampling (None: a fresh one each call).
+        greedy: take the most likely token instead of sampling (then temperature,
+            top_k and top_p are unused). Greedy decoding is only ever asked for here.
+        end_token_id: a sequence stops after producing it; later positions hold it
+            too, and decoding ends once every sequence has stopped.
+        return_logits: also return the float32 logits each new token was chosen from.
+
+    Returns:
+        int32 numpy array `(batch, max_new_tokens)` of new tokens, or `(tokens, logits)`
+        with logits `(batch, max_new_tokens, vocabulary_size)` when `return_logits`.
+
+    The decoding loop (`_Generator`) is built once per model and settings and compiled
+    on its first call for a given prompt shape; later calls reuse the compiled loop.
+    """
+    vocabulary_size, context = _config_of(model)
+    _check_int(max_new_tokens, "max_new_tokens")
+    _check_int(top_k, "top_k", minimum=0)
+    if not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be a number in (0, 1]; got top_p={top_p!r}.")
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise TypeError(f"temperature must be a number > 0; got temperature={temperature!r}.")
+    if temperature <= 0:
+        raise ValueError(
+            f"temperature must be > 0; got temperature={temperature!r}. For greedy "
+            "decoding pass greedy=True."
+        )
+    _check_int(seed, "seed", minimum=0, allow_none=True)
+    _check_int(end_token_id, "end_token_id", minimum=0, allow_none=True)
+    ids = np.asarray(prompt_ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu" or ids.shape[1] < 1:
+        raise ValueError(
+            "prompt_ids must be a 2-D integer array (batch, prompt_length) with "
+            f"prompt_length >= 1; got shape {ids.shape} and dtype {ids.dtype}."
+        )
+    if ids.shape[1] > context:
+        raise ValueError(
+            f"The prompt has {ids.shape[1]} tokens, longer than the model's context length "
+            f"max_sequence_length={context}."
+        )
+    if ids.shape[1] + max_new_tokens > context:
+        raise ValueError(
+            f"prompt length {ids.shape[1]} + max_new_tokens={max_new_tokens} = "
+            f"{ids.shape[1] + max_new_tokens} exceeds the model's context length "
+            f"max_sequence_length={context}."
+        )
+    if ids.min() < 0 or ids.max() >= vocabulary_size:
+        raise ValueError(
+            f"prompt_ids holds token ids outside the vocabulary [0, {vocabulary_size}): "
+            f"min {ids.min()}, max {ids.max()}."
+        )
+    if end_token_id is not None and end_token_id >= vocabulary_size:
+        raise ValueError(
+            f"end_token_id must be in [0, {vocabulary_size}); got end_token_id={end_token_id}."
+        )
+    settings = (max_new_tokens, bool(greedy), float(temperature), top_k, float(top_p))
+    key = (*settings, end_token_id)
+    generators = model.__dict__.setdefault("_generators", {})
+    if key not in generators:
+        generators[key] = _Generator(model, *settings, end_token_id)
+    uniforms = np.random.default_rng(seed).random((len(ids), max_new_tokens), dtype="float32")
+    out = generators[key].predict_on_batch(
+        {"prompt_ids": ids.astype("int32"), "uniforms": uniforms}
+    )
+    tokens = np.asarray(out["tokens"])
+    return (tokens, np.asarray(out["logits"])) if return_logits else tokens

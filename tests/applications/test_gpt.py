@@ -1,0 +1,170 @@
+"""GPT: exact sizes, causality, padding masks, cached generation, bad input."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_archs
+from keras_archs.applications import gpt as gpt_module
+from keras_archs.applications.gpt import GPT, generate
+
+TINY = dict(
+    vocabulary_size=32,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=32,
+    intermediate_dim=64,
+    max_sequence_length=24,
+)
+
+
+def _inputs(ids, mask=None):
+    ids = np.asarray(ids, "int32")
+    return {"token_ids": ids, "padding_mask": np.ones_like(ids) if mask is None else mask}
+
+
+def _states(model):
+    return [keras.ops.convert_to_numpy(v).copy() for v in model.non_trainable_variables]
+
+
+def _restore(model, states):
+    for v, s in zip(model.non_trainable_variables, states):
+        v.assign(s)
+
+
+def test_gpt2_preset_has_the_reference_size_and_layout():
+    model = keras_archs.create_model("gpt2")
+    assert model.count_params() == 124_439_808
+    assert model.get_layer("token_embedding").token_embedding.embeddings.shape == (50257, 768)
+    assert model.get_layer("transformer_layer_11").norm_first
+    assert model.output.shape[-1] == 50257
+    # Tied embeddings: no separate output matrix (only one 50257-row weight).
+    assert sum(1 for w in model.weights if w.shape[0] == 50257) == 1
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_causality_perturbing_later_tokens_leaves_earlier_logits(dropout):
+    keras.utils.set_random_seed(1)
+    model = GPT(**TINY, dropout=dropout)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 32, (2, 20))
+    t = 9
+    changed = ids.copy()
+    changed[:, t + 1 :] = rng.integers(0, 32, (2, 20 - t - 1))
+    training = dropout > 0
+    seeds = _states(model)  # the dropout seed-generator states: same masks in both calls
+    a = keras.ops.convert_to_numpy(model(_inputs(ids), training=training))
+    _restore(model, seeds)
+    b = keras.ops.convert_to_numpy(model(_inputs(changed), training=training))
+    np.testing.assert_allclose(a[:, : t + 1], b[:, : t + 1], atol=1e-6)
+    assert np.abs(a[:, t + 1 :] - b[:, t + 1 :]).max() > 1e-3
+    if training:  # dropout is really on: a second draw differs
+        c = keras.ops.convert_to_numpy(model(_inputs(ids), training=True))
+        assert np.abs(a - c).max() > 1e-4
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_padding_mask_hides_padded_tokens(policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(2)
+        model = GPT(**TINY)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 32, (2, 12))
+    mask = np.ones((2, 12), "int32")
+    mask[:, :4] = 0  # left padding
+    other = ids.copy()
+    other[:, :4] = rng.integers(0, 32, (2, 4))
+    a = keras.ops.convert_to_numpy(model(_inputs(ids, mask)))
+    b = keras.ops.convert_to_numpy(model(_inputs(other, mask)))
+    assert a.dtype == np.float32 and np.isfinite(a).all()
+    np.testing.assert_array_equal(a[:, 4:], b[:, 4:])
+    c = keras.ops.convert_to_numpy(model(_inputs(other)))  # unmasked: the pads now matter
+    assert np.abs(a[:, 4:] - c[:, 4:]).max() > 1e-3
+
+
+def test_cached_generation_equals_full_forward_and_compiles_once():
+    keras.utils.set_random_seed(3)
+    model = GPT(**TINY)
+    prompt = np.random.default_rng(2).integers(0, 32, (3, 5))
+    tokens, logits = generate(model, prompt, 10, greedy=True, return_logits=True)
+    assert tokens.shape == (3, 10) and logits.shape == (3, 10, 32)
+    np.testing.assert_array_equal(tokens, logits.argmax(-1))
+    full = keras.ops.convert_to_numpy(
+        model(_inputs(np.concatenate([prompt, tokens[:, :-1]], axis=1)))
+    )
+    assert np.abs(full[:, 4:] - logits).max() < 1e-4
+    (generator,) = model._generators.values()
+    assert generator.traces == 1
+    again = generate(model, prompt, 10, greedy=True)
+    np.testing.assert_array_equal(again, tokens)
+    if keras.backend.backend() in ("tensorflow", "jax"):
+        assert generator.traces == 1, "a second call with the same shapes retraced"
+
+
+def test_sampling_is_seeded_and_respects_top_k_and_end_token():
+    keras.utils.set_random_seed(4)
+    model = GPT(**TINY)
+    prompt = np.random.default_rng(3).integers(0, 32, (4, 3))
+    a = generate(model, prompt, 12, temperature=2.0, seed=7)
+    np.testing.assert_array_equal(a, generate(model, prompt, 12, temperature=2.0, seed=7))
+    assert not np.array_equal(a, generate(model, prompt, 12, temperature=2.0, seed=8))
+    greedy = generate(model, prompt, 12, greedy=True)
+    np.testing.assert_array_equal(generate(model, prompt, 12, top_k=1, seed=1), greedy)
+    np.testing.assert_array_equal(generate(model, prompt, 12, top_p=1e-6, seed=1), greedy)
+    # top_k=3: every sampled token is among the 3 most likely of its step.
+    tokens, logits = generate(model, prompt, 12, top_k=3, seed=5, return_logits=True)
+    top3 = np.argsort(-logits, axis=-1)[..., :3]
+    assert (tokens[..., None] == top3).any(-1).all()
+    end = int(greedy[0, 2])
+    stopped = generate(model, prompt, 12, greedy=True, end_token_id=end)
+    first = int(np.argmax(greedy[0] == end))
+    np.testing.assert_array_equal(stopped[0, : first + 1], greedy[0, : first + 1])
+    assert (stopped[0, first:] == end).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prompt_ids": np.zeros((1, 25), "int32")}, "25 tokens.*max_sequence_length=24"),
+        ({"max_new_tokens": 20}, "5 \\+ max_new_tokens=20 = 25 exceeds.*24"),
+        ({"max_new_tokens": 0}, "max_new_tokens must be an integer >= 1; got max_new_tokens=0"),
+        ({"top_k": -1}, "top_k must be an integer >= 0; got top_k=-1"),
+        ({"top_p": 0.0}, "top_p must be a number in \\(0, 1\\]; got top_p=0.0"),
+        ({"top_p": 1.5}, "top_p must be a number in \\(0, 1\\]; got top_p=1.5"),
+        ({"temperature": 0.0}, "temperature must be > 0; got temperature=0.0.*greedy=True"),
+        ({"prompt_ids": np.full((1, 5), 32)}, "outside the vocabulary \\[0, 32\\)"),
+        ({"prompt_ids": np.zeros(5, "int32")}, "prompt_ids must be a 2-D integer array"),
+    ],
+)
+def test_generate_bad_input(kwargs, message):
+    model = GPT(**TINY)
+    args = {"prompt_ids": np.zeros((1, 5), "int32"), "max_new_tokens": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate(model, **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({**TINY, "num_heads": 3}, "num_heads must divide hidden_dim; got num_heads=3"),
+        ({"preset": "gpt3"}, "preset must be one of .*got preset='gpt3'"),
+        ({"num_layers": 2}, "GPT needs vocabulary_size"),
+        ({**TINY, "dropout": 1.0}, "dropout must be a number in \\[0, 1\\); got dropout=1.0"),
+        ({**TINY, "sequence_length": 30}, "sequence_length=30 exceeds max_sequence_length=24"),
+    ],
+)
+def test_builder_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GPT(**kwargs)
+
+
+def test_language_model_loss_is_next_token_negative_log_likelihood():
+    logits = np.random.default_rng(0).standard_normal((2, 3, 5)).astype("float32")
+    targets = np.array([[1, 2, 3], [0, 4, 1]])
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_probs, targets[..., None], -1).mean()
+    loss = float(gpt_module.causal_lm_loss()(targets, logits))
+    assert abs(loss - expected) < 1e-5
