@@ -123,7 +123,9 @@ def train(
     from keras_archs.data import load_dataset
 
     if sequence:
-        data_kwargs = {**defaults.get("data_kwargs", {}), **(data_kwargs or {})}
+        # The registry's task options belong to its default task only.
+        task_defaults = defaults.get("data_kwargs", {}) if data == defaults.get("data") else {}
+        data_kwargs = {**task_defaults, **(data_kwargs or {})}
         bundle = load_dataset(data, batch_size=batch_size, seed=seed, **data_kwargs)
         if bundle.loss is None:
             raise ValueError(

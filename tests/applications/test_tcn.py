@@ -1,0 +1,208 @@
+"""TCN: causality, receptive field (formula and impulse response), keras-tcn parameter
+count, bad input, the adding problem, and `keras-archs train tcn`."""
+
+import importlib.util
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_archs import cli
+from keras_archs.applications import TCN
+from keras_archs.registry import get_spec
+from tests.utils import REPO
+
+
+def keras_tcn_param_count(nb_filters, kernel_size, dilations, nb_stacks, features, norm=None):
+    """keras-tcn's ResidualBlock: two causal Conv1D (+ norm) and a 1x1 shortcut Conv1D
+    when the channel count changes; all Conv1D have biases."""
+    total, channels = 0, features
+    per_norm = {None: 0, "batch": 4 * nb_filters, "layer": 2 * nb_filters}[norm]
+    for _ in range(nb_stacks * len(dilations)):
+        total += kernel_size * channels * nb_filters + nb_filters + per_norm
+        total += kernel_size * nb_filters * nb_filters + nb_filters + per_norm
+        if channels != nb_filters:
+            total += channels * nb_filters + nb_filters
+        channels = nb_filters
+    return total
+
+
+def test_parameter_count_matches_keras_tcn_defaults():
+    expected = keras_tcn_param_count(64, 3, (1, 2, 4, 8, 16, 32), 1, features=1)
+    spec = get_spec("tcn")
+    assert spec.reference_params == expected == 136_256
+    assert TCN(**spec.reference_kwargs).count_params() == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "norm"),
+    [
+        ({"nb_filters": 16, "kernel_size": 5, "dilations": (1, 2), "nb_stacks": 2}, None),
+        ({"nb_filters": 8, "kernel_size": 2, "use_batch_norm": True}, "batch"),
+        ({"nb_filters": 8, "kernel_size": 4, "use_layer_norm": True}, "layer"),
+    ],
+)
+def test_parameter_count_formula(kwargs, norm):
+    model = TCN(input_shape=(None, 3), **kwargs)
+    expected = keras_tcn_param_count(
+        kwargs["nb_filters"],
+        kwargs["kernel_size"],
+        kwargs.get("dilations", (1, 2, 4, 8, 16, 32)),
+        kwargs.get("nb_stacks", 1),
+        features=3,
+        norm=norm,
+    )
+    assert model.count_params() == expected
+
+
+@pytest.mark.parametrize(
+    ("kernel_size", "dilations", "nb_stacks"), [(2, (1, 2, 4), 2), (3, (1, 2, 4, 8), 1)]
+)
+def test_receptive_field_formula_and_impulse_response(kernel_size, dilations, nb_stacks):
+    rf = 1 + 2 * (kernel_size - 1) * nb_stacks * sum(dilations)
+    steps = rf + 12
+    # All-ones kernels, zero biases, one channel: every path from input s to output t adds
+    # a positive amount, so the output at t is > 0 exactly where input s can reach it.
+    model = TCN(
+        input_shape=(steps, 1),
+        nb_filters=1,
+        kernel_size=kernel_size,
+        dilations=dilations,
+        nb_stacks=nb_stacks,
+        kernel_initializer="ones",
+        return_sequences=True,
+    )
+    assert model.receptive_field == rf
+    impulses = np.eye(steps, dtype="float32")[..., None]  # batch item s: impulse at step s
+    response = keras.ops.convert_to_numpy(model(impulses))[..., 0]  # (s, t)
+    lag = np.arange(steps)[None, :] - np.arange(steps)[:, None]  # t - s
+    reached = response > 0
+    np.testing.assert_array_equal(reached, (lag >= 0) & (lag < rf))
+    # The last output responds to exactly `rf` past steps (itself included).
+    assert int(reached[:, -1].sum()) == rf
+
+
+@pytest.mark.parametrize("use_skip_connections", [True, False])
+def test_tcn_is_causal(use_skip_connections):
+    model = TCN(
+        input_shape=(30, 3),
+        nb_filters=8,
+        kernel_size=3,
+        dilations=(1, 2, 4),
+        use_skip_connections=use_skip_connections,
+        use_layer_norm=True,
+        return_sequences=True,
+        output_dim=2,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 30, 3)).astype("float32")
+    t = 14
+    x2 = x.copy()
+    x2[:, t + 1 :] += rng.standard_normal((2, 30 - t - 1, 3)).astype("float32")
+    y, y2 = (keras.ops.convert_to_numpy(model(v)) for v in (x, x2))
+    assert np.abs(y[:, : t + 1] - y2[:, : t + 1]).max() == 0.0
+    assert np.abs(y[:, t + 1 :] - y2[:, t + 1 :]).max() > 1e-3
+    # return_sequences=False returns the last step of the same computation.
+    last = TCN(
+        input_shape=(30, 3),
+        nb_filters=8,
+        kernel_size=3,
+        dilations=(1, 2, 4),
+        use_skip_connections=use_skip_connections,
+        use_layer_norm=True,
+        output_dim=2,
+    )
+    last.set_weights(model.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(last(x)), y[:, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kernel_size": 1}, r"kernel_size must be an integer >= 2 .*got kernel_size=1"),
+        ({"nb_stacks": 0}, "nb_stacks must be an integer >= 1; got nb_stacks=0"),
+        ({"dilations": []}, "dilations must be a non-empty list"),
+        ({"padding": "same"}, "padding must be 'causal'"),
+        ({"use_batch_norm": True, "use_layer_norm": True}, "Only one normalization"),
+        ({"nb_filters": [8, 16], "dilations": (1, 2)}, "nb_filters must be equal"),
+        ({"nb_filters": [8], "dilations": (1, 2)}, "one per dilation"),
+        ({"input_shape": (10,)}, r"input_shape must be \(timesteps, features\)"),
+        ({"classes": 2, "output_dim": 1}, "not both"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TCN(**{"input_shape": (10, 1), **kwargs})
+
+
+def test_list_of_filters_without_skip_connections():
+    model = TCN(
+        input_shape=(10, 1), nb_filters=[4, 8], dilations=(1, 2), use_skip_connections=False
+    )
+    assert model.output.shape == (None, 8)
+
+
+def _recipe(name):
+    path = os.path.join(REPO, "applications", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_adding_problem_T200_reaches_mse_below_001():
+    result = _recipe("tcn_adding_problem").run(T=200, max_seconds=270)
+    print(
+        f"TCN adding problem T=200: MSE {result['mse']:.5f} after {result['steps']} steps, "
+        f"{result['seconds']:.0f} s (mean predictor {result['baseline_mse']:.3f})"
+    )
+    assert result["baseline_mse"] > 0.15
+    assert result["mse"] < 0.01
+    assert result["seconds"] < 300
+
+
+def test_keras_archs_train_tcn_on_task_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "tcn",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--data-arg",
+        "T=24",
+        "--data-arg",
+        "num_train=256",
+        "--data-arg",
+        "num_test=64",
+    ]
+    assert cli.main(argv) == 0
+    assert "final validation loss" in capsys.readouterr().out
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.input_shape == (None, 24, 2) and model.output_shape == (None, 1)
+    out = tmp_path / "copy"
+    argv = [
+        "train",
+        "tcn",
+        "--data",
+        "copy_memory",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--data-arg",
+        "T=8",
+        "--data-arg",
+        "num_train=64",
+        "--data-arg",
+        "num_test=32",
+    ]
+    assert cli.main(argv) == 0
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.output_shape == (None, 28, 10)
+    # An image dataset is not a sequence task.
+    assert cli.main(["train", "tcn", "--data", "digits", "--out", str(tmp_path / "x")]) == 2
+    assert "not a sequence task" in capsys.readouterr().err
