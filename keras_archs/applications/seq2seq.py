@@ -206,7 +206,8 @@ def greedy_decode(model, encoder_inputs, max_length, start_token=1, end_token=2,
         numpy int32 array `(batch, max_length)`, the end token included.
 
     The loop is built once per (model, max_length, tokens) and compiled by the backend on
-    the first call for a given input shape; later calls with that shape reuse it.
+    the first call for a given input shape (tf.function on TensorFlow, jax.jit on JAX);
+    later calls with that shape reuse it. Keras' torch backend runs it eagerly.
     """
     _check_positive(max_length, "max_length")
     for argument, value in (
