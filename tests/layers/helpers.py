@@ -38,3 +38,25 @@ def restore_seed_state(state):
 
 def np_out(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def mixed_precision_step(model, inputs, seed=0):
+    """One eager `train_on_batch` (MSE on random targets) under the current dtype policy.
+
+    Returns (loss, fraction of weights moved, loss scale before, after): under
+    mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, which skips
+    a step whose scaled gradients overflow and halves its scale instead.
+    Eager, because tracing a train function costs more than the step on CPU.
+    """
+    outputs = model(inputs)
+    rng = np.random.default_rng(seed)
+    target = rng.uniform(0, 1, tuple(outputs.shape)).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", run_eagerly=True)
+    model.optimizer.build(model.trainable_variables)
+    scale = getattr(model.optimizer, "dynamic_scale", None)
+    before_scale = None if scale is None else float(np_out(scale))
+    before = [np_out(w).copy() for w in model.trainable_weights]
+    loss = float(model.train_on_batch(inputs, target))
+    after_scale = None if scale is None else float(np_out(scale))
+    moved = [not np.array_equal(a, np_out(b)) for a, b in zip(before, model.trainable_weights)]
+    return loss, sum(moved) / len(moved), before_scale, after_scale
