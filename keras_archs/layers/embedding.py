@@ -65,7 +65,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     `position_encoding="sinusoidal"` (then `scale_embeddings=True` multiplies
     token embeddings by sqrt(embedding_dim), the paper's section 3.4). Weights:
     `token_embedding.embeddings` `(vocabulary_size, embedding_dim)` and, when
-    learned, `position_embeddings` `(sequence_length, embedding_dim)`: keras-hub's
+    learned, `position_embedding.embeddings` `(sequence_length, embedding_dim)`: keras-hub's
     `ReversibleEmbedding` and `PositionEmbedding` weights, in that order.
 
     Call:
@@ -113,13 +113,17 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
         self.token_embedding.build()
-        self.position_embeddings = None
+        self.position_embedding = None
         if self.position_encoding == "learned":
-            self.position_embeddings = self.add_weight(
-                name="position_embeddings",
-                shape=(self.sequence_length, self.embedding_dim),
-                initializer=keras.initializers.get(self.position_initializer),
+            # A sublayer (not an own weight) so the weight order is token, position.
+            self.position_embedding = keras.layers.Embedding(
+                self.sequence_length,
+                self.embedding_dim,
+                embeddings_initializer=keras.initializers.get(self.position_initializer),
+                name="position_embedding",
+                dtype=self.dtype_policy,
             )
+            self.position_embedding.build()
 
     def call(self, inputs, start_index=0, reverse=False):
         if reverse:
@@ -129,12 +133,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if self.scale_embeddings:
             x = x * ops.cast(math.sqrt(self.embedding_dim), x.dtype)
         length = ops.shape(inputs)[-1]
-        if self.position_embeddings is None:
+        if self.position_embedding is None:
             positions = sinusoidal_encoding(
                 length, self.embedding_dim, start_index, dtype=self.compute_dtype
             )
         else:
-            table = ops.cast(self.position_embeddings, self.compute_dtype)
+            table = ops.cast(self.position_embedding.embeddings, self.compute_dtype)
             positions = ops.slice(table, (start_index, 0), (length, self.embedding_dim))
         return x + positions
 
