@@ -3,6 +3,8 @@
 keras-archs list [PATTERN]
 keras-archs info NAME
 keras-archs train NAME [--data digits] [--epochs N] [--batch-size N] [--out DIR]
+keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
+                   [--serving-config] [--example-request]
 """
 
 from __future__ import annotations
@@ -107,6 +109,43 @@ def cmd_train(args):
     return 0
 
 
+def cmd_export(args):
+    from keras_archs.export import export_saved_model, load_model_file
+    from keras_archs.export.serving import write_example_request, write_serving_config
+
+    source = args.name_or_file
+    if source.endswith(".keras") or os.path.isfile(source):
+        model, name = load_model_file(source), args.name
+        default_out = os.path.splitext(os.path.basename(source))[0]
+    else:
+        from keras_archs.registry import create_model, get_spec
+
+        name = get_spec(source).name
+        model = create_model(name, weights=args.weights) if args.weights else create_model(name)
+        default_out = name
+    out = args.out or os.path.join("saved_models", default_out)
+    path = export_saved_model(
+        model,
+        out,
+        version=args.version,
+        overwrite=args.overwrite,
+        name=name,
+        preprocessing=args.preprocessing,
+    )
+    print(f"SavedModel: {path}")
+    if args.example_request:
+        request = write_example_request(model, os.path.join(out, "request.json"), name=name)
+        model_name = os.path.basename(os.path.abspath(out))
+        print(f"example request: {request}")
+        print(
+            f"  curl -d @{request} -H 'Content-Type: application/json' "
+            f"http://localhost:8501/v1/models/{model_name}:predict"
+        )
+    if args.serving_config:
+        print(f"serving config: {write_serving_config(os.path.dirname(os.path.abspath(out)))}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-archs", description="The classic deep-learning architectures in Keras 3."
@@ -138,6 +177,25 @@ def build_parser():
         help="option of a sequence task, e.g. T=600 (repeatable)",
     )
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="export a SavedModel version for TensorFlow Serving")
+    p.add_argument("name_or_file", metavar="NAME_OR_MODEL_FILE", help="registry name or .keras")
+    p.add_argument("--out", default=None, help="model base path (default: saved_models/NAME)")
+    p.add_argument("--version", type=int, default=None, help="default: next integer")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.add_argument("--name", default=None, help="registry name of a .keras file's model")
+    p.add_argument("--weights", default=None, help="weights of a registry model (file, imagenet)")
+    p.add_argument(
+        "--preprocessing",
+        choices=("auto", "family", "scale", "none"),
+        default="auto",
+        help="image input to the model: family preprocess_input, x/255 (keras-archs train)",
+    )
+    p.add_argument("--serving-config", action="store_true", help="write models.config beside --out")
+    p.add_argument(
+        "--example-request", action="store_true", help="write a REST body to OUT/request.json"
+    )
+    p.set_defaults(func=cmd_export)
     return parser
 
 
