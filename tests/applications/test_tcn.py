@@ -3,6 +3,8 @@ count, bad input, the adding problem, and `keras-archs train tcn`."""
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from keras_archs import cli
 from keras_archs.applications import TCN
 from keras_archs.registry import get_spec
-from tests.utils import REPO
+from tests.utils import REPO, subprocess_env
 
 
 def keras_tcn_param_count(nb_filters, kernel_size, dilations, nb_stacks, features, norm=None):
@@ -206,3 +208,30 @@ def test_keras_archs_train_tcn_on_task_options(tmp_path, capsys):
     # An image dataset is not a sequence task.
     assert cli.main(["train", "tcn", "--data", "digits", "--out", str(tmp_path / "x")]) == 2
     assert "not a sequence task" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_copy_memory_recipe_learns_to_copy(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "applications", "tcn_copy_memory.py"),
+            "--T",
+            "10",
+            "--epochs",
+            "2",
+            "--num-train",
+            "2000",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = proc.stdout.strip().splitlines()[-1]
+    accuracy = float(line.split("copied digits ")[1].split()[0])
+    assert accuracy > 0.5, line  # guessing scores 0.125
+    assert (tmp_path / "run" / "model.keras").is_file()
