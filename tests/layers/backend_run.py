@@ -25,7 +25,7 @@ import keras_archs  # noqa: F401  (registers the layers; no custom_objects below
 from tests.layers.cases import NO_TRAIN
 from tests.utils import flat, load_outputs, max_abs_diff, to_numpy_tree
 
-JAX_TRAIN = {"temporal_blocks", "decoder_block", "separable_convs", "causal_convs"}
+JAX_TRAIN = {"temporal_blocks", "decoder_block"}
 
 
 def _train_step(model, inputs, outputs, jit):

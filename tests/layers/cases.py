@@ -125,7 +125,7 @@ def decoder_cached_step():
 
 
 def embeddings():
-    ids = keras.Input((6,), dtype="int32", name="token_ids")
+    ids = keras.Input((6,), dtype="int32", name="x")
     emb = L.TokenAndPositionEmbedding(20, 8, 8)
     h = emb(ids)
     h = h + L.SinusoidalPositionEncoding()(h)
@@ -134,7 +134,7 @@ def embeddings():
     sin_emb = L.TokenAndPositionEmbedding(
         20, 8, 4, position_encoding="sinusoidal", scale_embeddings=True
     )(ids)
-    inputs = {"token_ids": np.random.default_rng(0).integers(0, 20, (2, 6)).astype("int32")}
+    inputs = np.random.default_rng(0).integers(0, 20, (2, 6)).astype("int32")
     return keras.Model(ids, [logits, sin_emb]), inputs
 
 

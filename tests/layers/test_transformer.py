@@ -3,7 +3,11 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_archs.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from keras_archs.layers import (
+    TokenAndPositionEmbedding,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
 from tests.layers.helpers import (
     mixed_precision_step,
     np_out,
@@ -154,3 +158,19 @@ def test_bad_arguments():
         TransformerEncoderBlock(3, 16)(X)
     with pytest.raises(ValueError, match="context"):
         TransformerDecoderBlock(2, 16, use_cross_attention=True)(X)
+
+
+def test_keras_mask_from_embedding_propagates_and_masks_keys():
+    ids = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 3, 4, 5, 6]], "int32")
+    emb = TokenAndPositionEmbedding(10, T, D, mask_zero=True)
+    enc = TransformerEncoderBlock(H, 16)
+    h = emb(ids)
+    y = enc(h)
+    assert np.array_equal(np_out(y._keras_mask), ids != 0)  # the mask flows through
+    # The implicit mask equals passing the padding mask explicitly.
+    explicit = enc(h, padding_mask=ids != 0)
+    assert np.abs(np_out(y)[0, :3] - np_out(explicit)[0, :3]).max() < 1e-6
+    h2 = np_out(h).copy()  # change the padded positions' vectors: real ones must not notice
+    h2[0, 3:] += 7.0
+    y2 = enc(keras.ops.convert_to_tensor(h2), padding_mask=ids != 0)
+    assert np.array_equal(np_out(y2)[0, :3], np_out(explicit)[0, :3])
