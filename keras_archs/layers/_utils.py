@@ -67,12 +67,15 @@ def serialize_activation(value):
     return keras.activations.serialize(value)
 
 
-def activation_layer(value, name):
-    """A `keras.layers.Activation` for `value` (None when no activation)."""
-    if value is None:
-        return None
-    fn = get_activation("activation", value)
-    return keras.layers.Activation(fn, name=name)
+def check_pair(name, value):
+    """An int or a pair of positive ints, as a tuple of two."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints; got {name}={value!r}.")
+    for v in value:
+        check_positive_int(name, v)
+    return tuple(value)
 
 
 def check_normalization(value, choices=("batch_norm", None)):

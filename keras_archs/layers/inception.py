@@ -6,6 +6,7 @@ from keras import ops
 from keras_archs.layers._utils import (
     check_choice,
     check_normalization,
+    check_pair,
     check_positive_float,
     check_positive_int,
     check_positive_int_or_none,
@@ -13,16 +14,6 @@ from keras_archs.layers._utils import (
     serialize_activation,
     serialize_initializer,
 )
-
-
-def _pair(name, value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints; got {name}={value!r}.")
-    for v in value:
-        check_positive_int(name, v)
-    return tuple(value)
 
 
 def _conv_out(size, kernel, stride, padding):
@@ -85,7 +76,7 @@ class FactorizedConv2D(keras.layers.Layer):
         self.intermediate_filters = check_positive_int_or_none(
             "intermediate_filters", intermediate_filters
         )
-        self.strides = _pair("strides", strides)
+        self.strides = check_pair("strides", strides)
         self.padding = check_choice("padding", padding, ("same", "valid"))
         self.order = check_choice("order", order, ("1xn_first", "nx1_first"))
         self.use_bias = bool(use_bias)

@@ -5,13 +5,13 @@ import keras
 from keras_archs.layers._utils import (
     check_choice,
     check_normalization,
+    check_pair,
     check_positive_float,
     check_positive_int,
     get_activation,
     serialize_activation,
     serialize_initializer,
 )
-from keras_archs.layers.inception import _pair
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -52,8 +52,8 @@ class DepthwiseSeparableConv2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.filters = check_positive_int("filters", filters)
-        self.kernel_size = _pair("kernel_size", kernel_size)
-        self.strides = _pair("strides", strides)
+        self.kernel_size = check_pair("kernel_size", kernel_size)
+        self.strides = check_pair("strides", strides)
         self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
         self.padding = check_choice("padding", padding, ("same", "valid"))
         self.use_bias = bool(use_bias)
