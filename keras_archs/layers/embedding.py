@@ -125,6 +125,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
             self.position_embedding.build()
 
+    @property
+    def position_embeddings(self):
+        """The learned position table variable `(sequence_length, embedding_dim)`, or None."""
+        return None if self.position_embedding is None else self.position_embedding.embeddings
+
     def call(self, inputs, start_index=0, reverse=False):
         if reverse:
             kernel = ops.cast(self.token_embedding.embeddings, self.compute_dtype)
