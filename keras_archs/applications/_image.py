@@ -199,3 +199,13 @@ def features_only_args(features_only, include_top, pooling):
             f"features_only must be True or False; got features_only={features_only!r}."
         )
     return (False, None) if features_only else (include_top, pooling)
+
+
+def correct_pad(x, kernel_size):
+    """keras.applications' `correct_pad`: the ZeroPadding2D before a stride-2 "valid"
+    convolution that centres the kernel like TF's "same" (one pixel less on top/left for
+    even or unknown sizes)."""
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    size = x.shape[1:3]
+    adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
+    return ((k[0] // 2 - adjust[0], k[0] // 2), (k[1] // 2 - adjust[1], k[1] // 2))

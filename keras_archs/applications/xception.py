@@ -1,0 +1,176 @@
+"""Xception (Chollet, 2017), in keras.applications' layout.
+
+Reference:
+- [Xception: Deep Learning with Depthwise Separable Convolutions](
+    https://arxiv.org/abs/1610.02357) (CVPR 2017)
+
+Entry flow (two plain convolutions, three residual blocks of separable convolutions
+with strided 1x1 shortcuts), middle flow (eight residual blocks of three 728-filter
+separable convolutions), exit flow (one more strided block, then 1536 and 2048-filter
+separable convolutions). Each "ReLU -> SeparableConv2D -> BatchNormalization" is one
+`DepthwiseSeparableConv2D(order="xception")`. keras.applications' ImageNet files load
+into it (22,910,480 parameters; its shortcut layers carry automatic names and are
+matched in creation order, see `keras_archs.weights.keras_applications`).
+"""
+
+import keras
+from keras.applications import imagenet_utils
+
+from keras_archs.applications import _image
+from keras_archs.layers import DepthwiseSeparableConv2D
+from keras_archs.registry import register_model
+from keras_archs.weights.imagenet import register_imagenet_weights
+
+_STEM = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
+_STEM += "xception_weights_tf_dim_ordering_tf_kernels"
+register_imagenet_weights(
+    "xception",
+    f"{_STEM}.h5",
+    "0a58e3b7378bc2990ea3b43d5981f1f6",
+    f"{_STEM}_notop.h5",
+    "b0042744bf5b25fce3cb969f33bebb97",
+)
+
+# Stride 2**i (the first convolution is "valid", so P1 is 2 pixels smaller than size/2).
+FEATURE_LAYERS = {
+    "P1": "block1_conv2_act",
+    "P2": "block2_add",
+    "P3": "block3_add",
+    "P4": "block12_add",
+    "P5": "block14_sepconv2_act",
+}
+
+
+def preprocess_input(x, data_format=None):
+    """keras.applications' Xception preprocessing ("tf": scaled to [-1, 1])."""
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
+
+
+def decode_predictions(preds, top=5):
+    """(class id, name, score) of the `top` ImageNet classes of each row of `preds`."""
+    return imagenet_utils.decode_predictions(preds, top=top)
+
+
+def _sep(x, filters, name, activation="relu"):
+    """[ReLU ->] SeparableConv2D 3x3 -> BatchNormalization, named like keras.applications."""
+    return DepthwiseSeparableConv2D(filters, 3, activation=activation, order="xception", name=name)(
+        x
+    )
+
+
+def name_map():
+    """keras.applications layer names -> leaf paths of the separable blocks."""
+    blocks = [(2, 2), (3, 2), (4, 2), *[(b, 3) for b in range(5, 13)], (13, 2), (14, 2)]
+    mapping = {}
+    for block, n in blocks:
+        for i in range(1, n + 1):
+            layer = f"block{block}_sepconv{i}"
+            mapping[layer] = f"{layer}/separable"
+            mapping[f"{layer}_bn"] = f"{layer}/bn"
+    return mapping
+
+
+def _strided_block(x, filters, block, first_activation="relu"):
+    """Two separable convolutions, 3x3/2 max-pool, plus a strided 1x1 shortcut."""
+    f1, f2 = filters
+    residual = keras.layers.Conv2D(
+        f2, 1, strides=2, padding="same", use_bias=False, name=f"block{block}_shortcut_conv"
+    )(x)
+    residual = keras.layers.BatchNormalization(name=f"block{block}_shortcut_bn")(residual)
+    x = _sep(x, f1, f"block{block}_sepconv1", activation=first_activation)
+    x = _sep(x, f2, f"block{block}_sepconv2")
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{block}_pool")(x)
+    return keras.layers.Add(name=f"block{block}_add")([x, residual])
+
+
+@register_model(
+    "xception",
+    family="xception",
+    paper="Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR",
+    year=2017,
+    default_input_shape=(299, 299, 3),
+    min_input_size=71,
+    task="image_classification",
+    reference_params=22_910_480,
+    test_kwargs={"input_shape": (71, 71, 3), "classes": 10},
+    feature_layers=FEATURE_LAYERS,
+)
+def Xception(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="xception",
+    features_only=False,
+):
+    """Xception: extreme Inception, fully decoupling cross-channel and spatial correlations.
+
+    Chollet (2017): every Inception module is replaced by depthwise separable
+    convolutions (a per-channel spatial filter, then a 1x1 across channels), stacked
+    in 36 layers with residual connections.
+
+    Args:
+        include_top: whether to include the global-average-pooled classifier.
+        weights: None, "imagenet" (keras.applications' file, downloaded once) or a path.
+        input_tensor: optional tensor to use as the model input.
+        input_shape: `(height, width, channels)`, at least 71x71; default `(299, 299, 3)`.
+        pooling: with `include_top=False`, None (feature maps), "avg" or "max".
+        classes: number of classes (1000 with ImageNet weights and the top).
+        classifier_activation: activation of the output layer.
+        name: model name.
+        features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
+
+    Returns:
+        A `keras.Model`.
+    """
+    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
+    input_shape = _image.check_image_args(
+        weights=weights,
+        include_top=include_top,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_size=299,
+        min_size=71,
+        imagenet_available=True,
+    )
+    weights = _image.resolve_weights(weights, "xception", include_top)
+    img_input = _image.image_input(input_shape, input_tensor)
+    # Entry flow.
+    x = keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(img_input)
+    x = keras.layers.BatchNormalization(name="block1_conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="block1_conv1_act")(x)
+    x = keras.layers.Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
+    x = keras.layers.BatchNormalization(name="block1_conv2_bn")(x)
+    x = keras.layers.Activation("relu", name="block1_conv2_act")(x)
+    x = _strided_block(x, (128, 128), 2, first_activation=None)
+    x = _strided_block(x, (256, 256), 3)
+    x = _strided_block(x, (728, 728), 4)
+    # Middle flow.
+    for block in range(5, 13):
+        residual = x
+        for i in (1, 2, 3):
+            x = _sep(x, 728, f"block{block}_sepconv{i}")
+        x = keras.layers.Add(name=f"block{block}_add")([x, residual])
+    # Exit flow.
+    x = _strided_block(x, (728, 1024), 13)
+    x = _sep(x, 1536, "block14_sepconv1", activation=None)
+    x = keras.layers.Activation("relu", name="block14_sepconv1_act")(x)
+    x = _sep(x, 2048, "block14_sepconv2", activation=None)
+    x = keras.layers.Activation("relu", name="block14_sepconv2_act")(x)
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = _image.classifier(x, classes, classifier_activation)
+    elif not features_only:
+        x = _image.pool_features(x, pooling)
+    model = _image.make_model(img_input, input_tensor, x, name)
+    model = _image.load_weights(model, weights, name_map=_XCEPTION_NAME_MAP)
+    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
+
+
+_XCEPTION_NAME_MAP = name_map()
