@@ -24,6 +24,7 @@ from keras_archs.applications.resnet import (
 from keras_archs.applications.rnn import BidirectionalRNN, StackedRNN
 from keras_archs.applications.seq2seq import Seq2Seq
 from keras_archs.applications.tcn import TCN
+from keras_archs.applications.transformer import Transformer
 from keras_archs.applications.vgg import VGG16, VGG19
 from keras_archs.applications.xception import Xception
 
@@ -54,4 +55,4 @@ __all__ += [  # issue 5: DenseNet, MobileNet, Xception, NASNet
     "NASNetMobile",
     "Xception",
 ]
-__all__ += ["GPT"]  # issue 7: GPT, Transformer
+__all__ += ["GPT", "Transformer"]  # issue 7: GPT, Transformer

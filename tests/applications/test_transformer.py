@@ -1,0 +1,153 @@
+"""Transformer: exact size, tying, masks, cached greedy decoding, loss, learning."""
+
+import importlib.util
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_archs
+from keras_archs.applications.transformer import (
+    LabelSmoothedCrossEntropy,
+    Transformer,
+    greedy_decode,
+)
+from tests.utils import REPO
+
+TINY = dict(
+    vocabulary_size=20,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=32,
+    intermediate_dim=64,
+    max_sequence_length=16,
+    dropout=0.0,
+)
+
+
+def _randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+
+
+def _inputs(src, dec, src_mask=None):
+    src, dec = np.asarray(src, "int32"), np.asarray(dec, "int32")
+    return {
+        "encoder_token_ids": src,
+        "encoder_padding_mask": (src != 0).astype("int32") if src_mask is None else src_mask,
+        "decoder_token_ids": dec,
+        "decoder_padding_mask": np.ones_like(dec),
+    }
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def test_base_configuration_size_and_tying():
+    model = keras_archs.create_model("transformer")
+    assert model.count_params() == 63_082_496
+    assert sum(1 for w in model.weights if tuple(w.shape) == (37000, 512)) == 1
+    assert not model.get_layer("encoder_layer_5").norm_first
+    assert not model.get_layer("decoder_layer_5").norm_first
+    assert model.get_layer("shared_embedding").scale_embeddings
+    assert model.get_layer("shared_embedding").position_encoding == "sinusoidal"
+    untied = Transformer(tie_embeddings=False)
+    assert untied.count_params() == 63_082_496 + 2 * 37000 * 512
+
+
+def test_source_padding_is_masked_and_decoder_is_causal():
+    keras.utils.set_random_seed(0)
+    model = Transformer(**TINY)
+    _randomize(model)
+    rng = np.random.default_rng(1)
+    src = rng.integers(3, 20, (2, 9))
+    src[:, 6:] = 0
+    dec = rng.integers(3, 20, (2, 8))
+    a = _np(model(_inputs(src, dec)))
+    other = src.copy()
+    other[:, 6:] = rng.integers(3, 20, (2, 3))
+    mask = (src != 0).astype("int32")
+    np.testing.assert_allclose(a, _np(model(_inputs(other, dec, mask))), atol=1e-5)
+    assert np.abs(a - _np(model(_inputs(other, dec)))).max() > 1e-3  # pads unmasked matter
+    later = dec.copy()
+    later[:, 5:] = rng.integers(3, 20, (2, 3))
+    b = _np(model(_inputs(src, later)))
+    np.testing.assert_allclose(a[:, :5], b[:, :5], atol=1e-5)
+    assert np.abs(a[:, 5:] - b[:, 5:]).max() > 1e-3
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_cached_greedy_decoding_equals_full_forward_and_compiles_once(tie):
+    keras.utils.set_random_seed(2)
+    model = Transformer(**TINY, tie_embeddings=tie)
+    src = np.random.default_rng(4).integers(3, 20, (4, 7))
+    out = greedy_decode(model, src, 10, end_token=2)
+    assert out.shape == (4, 10)
+    # Replay step by step with the uncached full forward pass.
+    dec = np.ones((4, 1), "int32")
+    for _ in range(10):
+        logits = _np(model(_inputs(src, dec)))
+        dec = np.concatenate([dec, logits[:, -1].argmax(-1)[:, None]], axis=1)
+    expected = dec[:, 1:]
+    for row, exp in zip(out, expected):
+        ends = np.flatnonzero(exp == 2)
+        stop = ends[0] + 1 if ends.size else 10
+        np.testing.assert_array_equal(row[:stop], exp[:stop])
+        assert (row[stop:] == 0).all()
+    if not tie:  # with this seed the untied model's output varies: not a constant
+        assert len({tuple(r) for r in out.tolist()}) > 1
+    (decoder,) = model._greedy_decoders.values()
+    np.testing.assert_array_equal(greedy_decode(model, src, 10, end_token=2), out)
+    if keras.backend.backend() in ("tensorflow", "jax"):
+        assert decoder.traces == 1, "a second call with the same shapes retraced"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: greedy_decode(m, np.zeros((1, 4), "int32"), 17), "max_length=17 exceeds"),
+        (lambda m: greedy_decode(m, np.full((1, 4), 20), 4), "outside the vocabulary \\[0, 20\\)"),
+        (lambda m: greedy_decode(m, np.zeros((1, 17), "int32"), 4), "17 tokens, longer than"),
+        (lambda m: greedy_decode(m, np.zeros((1, 4), "int32"), 0), "max_length must be"),
+        (lambda m: greedy_decode(m, np.zeros((1, 4), "int32"), 4, end_token=20), "end_token"),
+    ],
+)
+def test_greedy_decode_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(Transformer(**TINY))
+
+
+def test_builder_bad_input():
+    with pytest.raises(ValueError, match="num_heads must divide hidden_dim; got num_heads=3"):
+        Transformer(**{**TINY, "num_heads": 3})
+    with pytest.raises(ValueError, match="dropout must be a number in \\[0, 1\\)"):
+        Transformer(**{**TINY, "dropout": -0.1})
+    with pytest.raises(ValueError, match="encoder_sequence_length=32 exceeds"):
+        Transformer(**TINY, encoder_sequence_length=32)
+
+
+def test_label_smoothed_loss_matches_its_definition():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 3, 5)).astype("float32")
+    targets = rng.integers(0, 5, (2, 3))
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    q = np.full((2, 3, 5), 0.1 / 5)
+    q[np.arange(2)[:, None], np.arange(3)[None], targets] += 0.9
+    expected = -(q * log_p).sum(-1).mean()
+    assert abs(float(LabelSmoothedCrossEntropy(0.1)(targets, logits)) - expected) < 1e-5
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(targets, logits)
+    assert abs(float(LabelSmoothedCrossEntropy(0.0)(targets, logits)) - float(plain)) < 1e-5
+
+
+@pytest.mark.slow
+def test_learns_addition_to_095_exact_match_within_5_minutes():
+    path = os.path.join(REPO, "applications", "transformer_addition.py")
+    spec = importlib.util.spec_from_file_location("transformer_addition", path)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    result = recipe.run(max_seconds=280.0, verbose=False)
+    print(f"exact match {result['exact_match']:.4f} in {result['seconds']:.0f} s")
+    assert result["exact_match"] >= 0.95
+    assert result["seconds"] < 300
