@@ -5,6 +5,7 @@ Importing this package registers every family in `keras_archs.registry`.
 
 from keras_archs.applications.alexnet import AlexNet
 from keras_archs.applications.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201
+from keras_archs.applications.bert import BERT
 from keras_archs.applications.gpt import GPT
 from keras_archs.applications.inception_v1 import InceptionV1
 from keras_archs.applications.inception_v3 import InceptionV3
@@ -56,3 +57,4 @@ __all__ += [  # issue 5: DenseNet, MobileNet, Xception, NASNet
     "Xception",
 ]
 __all__ += ["GPT", "Transformer"]  # issue 7: GPT, Transformer
+__all__ += ["BERT"]  # issue 8: BERT

@@ -2,7 +2,8 @@
 
 `from_keras_hub(backbone)` reads the configuration of a keras-hub backbone, builds
 the matching keras_archs model and copies every weight, layer by layer, checking
-shapes as it goes. Supported: `keras_hub.models.GPT2Backbone` -> `GPT`. The layer
+shapes as it goes. Supported: `keras_hub.models.GPT2Backbone` -> `GPT` and
+`keras_hub.models.BertBackbone` -> `BERT`. The layer
 names and the weight order of keras_archs' attention blocks mirror keras-hub's
 (see `keras_archs.layers.TransformerDecoderBlock`), so each block copies with
 `set_weights(get_weights())`.
@@ -51,14 +52,44 @@ def _gpt2(backbone, sequence_length=None, name=None):
     return model
 
 
-_CONVERTERS = {"GPT2Backbone": _gpt2}
+def _bert(backbone, sequence_length=None, name=None):
+    from keras_archs.applications.bert import BERT
+
+    config = backbone.get_config()
+    model = BERT(
+        **{k: config[k] for k in _BERT_ARGS},
+        sequence_length=sequence_length,
+        name=name or backbone.name,
+    )
+    embedding = model.get_layer("token_embedding")
+    _copy(backbone.get_layer("token_embedding"), embedding.token_embedding, "token_embedding")
+    position = backbone.get_layer("position_embedding").position_embeddings
+    embedding.position_embedding.embeddings.assign(position)
+    names = ["segment_embedding", "embeddings_layer_norm", "pooled_dense"]
+    names += [f"transformer_layer_{i}" for i in range(config["num_layers"])]
+    for layer in names:
+        _copy(backbone.get_layer(layer), model.get_layer(layer), layer)
+    return model
+
+
+_BERT_ARGS = (
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "dropout",
+    "max_sequence_length",
+    "num_segments",
+)
+_CONVERTERS = {"GPT2Backbone": _gpt2, "BertBackbone": _bert}
 
 
 def from_keras_hub(backbone, sequence_length=None, name=None):
     """The keras_archs model equivalent to a keras-hub backbone, with its weights.
 
     Args:
-        backbone: a `keras_hub.models.GPT2Backbone` (any size).
+        backbone: a `keras_hub.models.GPT2Backbone` or `BertBackbone` (any size).
         sequence_length: fixed input length of the new model, or None (any).
         name: model name (default: the backbone's).
 
@@ -66,7 +97,8 @@ def from_keras_hub(backbone, sequence_length=None, name=None):
         A `GPT` model: its logits are the backbone's output times the transposed
         token embedding (keras-hub's `GPT2CausalLM` logits); its `layer_norm` layer
         outputs the backbone's `sequence_output`
-        (`keras_archs.applications.gpt.hidden_states_model`).
+        (`keras_archs.applications.gpt.hidden_states_model`). For a `BertBackbone`, a
+        `BERT` model with the same `sequence_output` and `pooled_output`.
     """
     kind = type(backbone).__name__
     if kind not in _CONVERTERS:
