@@ -223,6 +223,12 @@ def greedy_decode(model, encoder_inputs, max_length, start_token=1, end_token=2,
             "encoder_inputs must be a 2-D integer array (batch, source_length); got "
             f"shape {ids.shape} and dtype {ids.dtype}."
         )
+    length = {t.name: t for t in model.inputs}["encoder_inputs"].shape[1]
+    if length is not None and ids.shape[1] != length:
+        raise ValueError(
+            f"encoder_inputs have length {ids.shape[1]}, but this model reads sequences of "
+            f"exactly encoder_max_length={length} (pad shorter ones; longer ones do not fit)."
+        )
     vocabulary = model.get_layer("encoder_embedding").input_dim
     if ids.size and (ids.min() < 0 or ids.max() >= vocabulary):
         raise ValueError(

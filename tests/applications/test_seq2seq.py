@@ -106,6 +106,9 @@ def test_bad_input():
         greedy_decode(model, np.array([[3, 12]]), 4)
     with pytest.raises(ValueError, match="2-D integer array"):
         greedy_decode(model, source.astype("float32"), 4)
+    fixed = _model(encoder_max_length=5)
+    with pytest.raises(ValueError, match=r"length 6, .* exactly encoder_max_length=5"):
+        greedy_decode(fixed, np.full((2, 6), 3, "int32"), 4)
     for kwargs, message in [
         ({"cell": "rnn"}, "cell must be one of"),
         ({"attention": "dot"}, "attention must be one of"),

@@ -185,26 +185,6 @@ def test_keras_archs_train_tcn_on_task_options(tmp_path, capsys):
     assert "final validation loss" in capsys.readouterr().out
     model = keras.saving.load_model(out / "model.keras")
     assert model.input_shape == (None, 24, 2) and model.output_shape == (None, 1)
-    out = tmp_path / "copy"
-    argv = [
-        "train",
-        "tcn",
-        "--data",
-        "copy_memory",
-        "--epochs",
-        "1",
-        "--out",
-        str(out),
-        "--data-arg",
-        "T=8",
-        "--data-arg",
-        "num_train=64",
-        "--data-arg",
-        "num_test=32",
-    ]
-    assert cli.main(argv) == 0
-    model = keras.saving.load_model(out / "model.keras")
-    assert model.output_shape == (None, 28, 10)
     # An image dataset is not a sequence task.
     assert cli.main(["train", "tcn", "--data", "digits", "--out", str(tmp_path / "x")]) == 2
     assert "not a sequence task" in capsys.readouterr().err
