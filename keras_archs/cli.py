@@ -118,10 +118,16 @@ def cmd_export(args):
         model, name = load_model_file(source), args.name
         default_out = os.path.splitext(os.path.basename(source))[0]
     else:
-        from keras_archs.registry import create_model, get_spec
+        import inspect
 
-        name = get_spec(source).name
-        model = create_model(name, weights=args.weights) if args.weights else create_model(name)
+        from keras_archs.registry import get_spec
+
+        spec = get_spec(source)
+        kwargs = {"weights": args.weights} if args.weights else {}
+        if "input_shape" in inspect.signature(spec.builder).parameters:
+            # Sequence builders have no default input shape; use the registry's.
+            kwargs["input_shape"] = spec.default_input_shape
+        name, model = spec.name, spec.build(**kwargs)
         default_out = name
     out = args.out or os.path.join("saved_models", default_out)
     path = export_saved_model(

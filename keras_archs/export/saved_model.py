@@ -151,6 +151,15 @@ def _family_preprocess(spec):
     return getattr(module, "preprocess_input", None)
 
 
+def _check_preprocessing(preprocessing):
+    if not callable(preprocessing) and preprocessing not in PREPROCESSING:
+        raise ValueError(
+            f"preprocessing must be one of {PREPROCESSING} or a callable; "
+            f"got preprocessing={preprocessing!r}."
+        )
+    return preprocessing
+
+
 def _scale(x):
     return x / 255.0
 
@@ -164,13 +173,8 @@ def image_preprocessing(model, spec, preprocessing="auto"):
     for any model trained with `keras-archs train`, which feeds every model [0, 1]
     pixels). "none": pixels are passed unchanged. A callable is used as given.
     """
-    if callable(preprocessing):
+    if callable(_check_preprocessing(preprocessing)):
         return preprocessing
-    if preprocessing not in PREPROCESSING:
-        raise ValueError(
-            f"preprocessing must be one of {PREPROCESSING} or a callable; "
-            f"got preprocessing={preprocessing!r}."
-        )
     if preprocessing == "none":
         return lambda x: x
     if preprocessing == "scale":
@@ -259,17 +263,13 @@ def _image_endpoints(archive, model, spec, preprocessing):
     shape = tuple(model.inputs[0].shape)
     channels = int(shape[-1])
 
-    def classify(images):
+    # One trace of the model: `serving_bytes` calls this function instead of re-tracing.
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32, name="images")], autograph=False)
+    def serve_images(images):
         return _named_outputs(model, model(preprocess(images), training=False))
 
-    def serve_images(images):
-        return classify(images)
-
-    archive.add_endpoint(
-        "serving_default",
-        serve_images,
-        input_signature=[tf.TensorSpec(shape, tf.float32, name="images")],
-    )
+    serve_images.get_concrete_function()  # ExportArchive takes traced tf.functions only
+    archive.add_endpoint("serving_default", serve_images)
     size = _bytes_size(model, spec)
     if size is None:
         return
@@ -285,7 +285,7 @@ def _image_endpoints(archive, model, spec, preprocessing):
             image_bytes,
             fn_output_signature=tf.TensorSpec((*size, channels), tf.float32),
         )
-        return classify(images)
+        return serve_images(images)
 
     archive.add_endpoint(
         "serving_bytes",
@@ -364,6 +364,7 @@ def export_saved_model(
         The absolute path of the version folder written.
     """
     version = _check_version(version)
+    _check_preprocessing(preprocessing)
     export_dir = _check_export_dir(export_dir)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False; got overwrite={overwrite!r}.")

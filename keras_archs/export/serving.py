@@ -79,7 +79,8 @@ def write_serving_config(root, container_root="/models"):
 
 
 def _example_value(shape, dtype, name, rng):
-    shape = tuple(1 if d is None else int(d) for d in shape[1:])
+    # A dimension left free (e.g. a TCN's time axis) gets an arbitrary 8 steps.
+    shape = tuple(8 if d is None else int(d) for d in shape[1:])
     if "float" in dtype:
         if name == "images":
             return rng.integers(0, 256, shape).astype("float32").tolist()
