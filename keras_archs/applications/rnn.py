@@ -284,8 +284,8 @@ def StackedRNN(
     train_defaults={
         "trainer": "task",
         "data": "sequential_digits",
-        "model_kwargs": {"cell": "lstm", "units": 32, "num_layers": 1},
-        "epochs": 15,
+        "model_kwargs": {"cell": "lstm", "units": 64, "num_layers": 1},
+        "epochs": 30,
         "batch_size": 32,
         "learning_rate": 3e-3,
     },
