@@ -90,14 +90,15 @@ def check_same_download(calls, builder, **kwargs):
 
 def construction_seconds(builder, repeats=2, **kwargs):
     """(keras.applications, keras_archs) build time of `builder(weights=None, **kwargs)`,
-    each the min over `repeats` alternating builds."""
+    each the min over `repeats` alternating builds. CPU time of this process (all its
+    threads), so that other jobs on a shared machine disturb the comparison less."""
     theirs, ours = [], []
     for _ in range(repeats):
         for fn, out in ((getattr(keras.applications, builder), theirs),
                         (getattr(applications, builder), ours)):  # fmt: skip
             keras.backend.clear_session()
-            start = time.perf_counter()
+            start = time.process_time()
             fn(weights=None, **kwargs)
-            out.append(time.perf_counter() - start)
+            out.append(time.process_time() - start)
     keras.backend.clear_session()
     return min(theirs), min(ours)

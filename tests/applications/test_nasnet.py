@@ -1,0 +1,136 @@
+"""NASNetMobile, NASNetLarge and NASNet(...) (issue 5): keras.applications parity, inputs,
+pyramids, bad input, construction time, training."""
+
+import keras
+import numpy as np
+import pytest
+from keras.src.applications import nasnet as ka_nasnet
+
+from keras_archs.applications import NASNet, NASNetMobile, nasnet
+from keras_archs.layers import DepthwiseSeparableConv2D
+from tests.applications.cnn_checks import (
+    check_bad_inputs,
+    check_feature_pyramid,
+    check_inputs,
+    memorises,
+)
+from tests.applications.ka_parity import (  # noqa: F401 (fixture)
+    _trunk,
+    check_file_parity,
+    check_same_download,
+    construction_seconds,
+    recorded_downloads,
+)
+from tests.weights.ka_files import randomize, save_legacy_h5
+
+# A small configuration of the general builder, with NASNetLarge's skip_reduction=True.
+SMALL = dict(penultimate_filters=96, num_blocks=1, stem_block_filters=8, filter_multiplier=2)
+
+
+def test_nasnet_mobile_file_loads_with_and_without_top(tmp_path):
+    # The smallest input keras.applications accepts; the final ReLU is unnamed there.
+    check_file_parity("NASNetMobile", (32, 32, 3), -3, tmp_path)
+
+
+@pytest.mark.parametrize("skip_reduction,size", [(True, 32), (False, 47)])
+def test_general_builder_matches_keras_applications_nasnet(skip_reduction, size, tmp_path):
+    # Odd and even sizes take different paddings before the strided operations.
+    keras.utils.set_random_seed(0)
+    shape = (size, size, 3)
+    kwargs = dict(SMALL, skip_reduction=skip_reduction, classes=5, classifier_activation=None)
+    ref = ka_nasnet.NASNet(shape, weights=None, default_size=size, **kwargs)
+    randomize(ref)
+    path = save_legacy_h5(ref, str(tmp_path / "small.h5"))
+    ours = NASNet(shape, weights=path, **kwargs)
+    assert ours.count_params() == ref.count_params()
+    x = np.random.default_rng(1).standard_normal((2, *shape)).astype("float32")
+    expected = keras.ops.convert_to_numpy(ref(x))
+    assert np.abs(expected).max() > 1e-2
+    assert np.abs(keras.ops.convert_to_numpy(ours(x)) - expected).max() < 1e-4
+    keras.backend.clear_session()
+
+
+def test_cells_are_built_from_separable_blocks():
+    model = NASNetMobile(weights=None, include_top=False, input_shape=(32, 32, 3))
+    blocks = [layer for layer in model.layers if isinstance(layer, DepthwiseSeparableConv2D)]
+    # 12 Normal cells x 5 separable blocks + 4 Reduction cells x 5, two convolutions each.
+    assert len(blocks) == 2 * (12 * 5 + 4 * 5)
+    assert all(b.order == "xception" and b.bn_momentum == 0.9997 for b in blocks)
+    keras.backend.clear_session()
+
+
+def test_any_size_with_weights_none_fixed_size_with_imagenet(recorded_downloads):  # noqa: F811
+    model = NASNetMobile(weights=None, include_top=False, input_shape=(None, None, 3))
+    for size, out in ((32, 1), (33, 1), (65, 2), (100, 4)):
+        y = model(np.zeros((1, size, size, 3), "float32"))
+        assert tuple(y.shape) == (1, out, out, 1056), size
+    top = NASNetMobile(weights=None, input_shape=(None, None, 3), classes=3)
+    assert tuple(top(np.zeros((1, 40, 40, 3), "float32")).shape) == (1, 3)
+    with pytest.raises(ValueError, match="fixed input size"):
+        NASNetMobile(weights="imagenet", include_top=False, input_shape=(None, None, 3))
+    assert recorded_downloads == []
+    keras.backend.clear_session()
+
+
+def test_feature_pyramid():
+    # The stem convolution is "valid": 64 -> 31, then each reduction halves (rounding up).
+    check_feature_pyramid(
+        "nasnet_mobile", nasnet.feature_layers(4), size=64, expected_sizes=[31, 16, 8, 4, 2]
+    )
+    assert nasnet.feature_layers(6)["P4"] == "normal_concat_12"
+
+
+def test_inputs_like_keras_applications():
+    check_inputs(NASNetMobile, size=32, channels_out=1056)
+    check_bad_inputs(NASNetMobile, min_size=32)
+    # keras.applications' NASNetMobile defaults to 224x224 also without the top.
+    assert tuple(NASNetMobile(weights=None, include_top=False).input.shape) == (None, 224, 224, 3)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("include_top", [True, False])
+def test_same_imagenet_download_as_keras_applications(include_top, recorded_downloads):  # noqa: F811
+    fname, origin, _, md5 = check_same_download(
+        recorded_downloads, "NASNetMobile", include_top=include_top
+    )
+    # keras.applications caches under its own name, not the URL's.
+    assert fname == ("nasnet_mobile.h5" if include_top else "nasnet_mobile_no_top.h5")
+    assert origin.endswith("NASNet-mobile.h5" if include_top else "NASNet-mobile-no-top.h5")
+    assert len(md5) == 32
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"penultimate_filters": 1000}, r"multiple of 24 \* filter_multiplier\*\*2 .* = 96"),
+        ({"penultimate_filters": 96, "filter_multiplier": 3}, r"= 216; got penultimate_filters"),
+        ({"num_blocks": 0}, "num_blocks must be an integer >= 1"),
+        ({"stem_block_filters": 2.5}, "stem_block_filters must be an integer >= 1"),
+        ({"filter_multiplier": 0}, "filter_multiplier must be an integer >= 1"),
+        ({**SMALL, "weights": "imagenet"}, "weights='imagenet' exists only for the NASNetMobile"),
+    ],
+)
+def test_bad_input(kwargs, match, recorded_downloads):  # noqa: F811
+    kwargs.setdefault("weights", None)
+    with pytest.raises(ValueError, match=match):
+        NASNet(**kwargs)
+    with pytest.raises(TypeError, match="skip_reduction must be True or False"):
+        NASNet(weights=None, skip_reduction="yes")
+    assert recorded_downloads == []
+
+
+def test_nasnet_mobile_builds_no_slower_than_keras_applications():
+    theirs, ours = construction_seconds("NASNetMobile", repeats=2)
+    print(f"NASNetMobile construction: keras.applications {theirs:.2f}s, ours {ours:.2f}s")
+    assert ours <= 1.2 * theirs, (theirs, ours)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_nasnet_memorises_a_batch(jit_compile):
+    # The general builder's code path (NASNetMobile's cells) at a size XLA compiles quickly.
+    keras.utils.set_random_seed(0)
+    model = NASNet((32, 32, 3), weights=None, classes=4, skip_reduction=False, **SMALL)
+    first, last = memorises(model, (32, 32, 3), jit_compile, nasnet.preprocess_input, 20)
+    assert last < 0.5 * first, (first, last)
+    keras.backend.clear_session()
