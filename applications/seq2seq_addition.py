@@ -8,6 +8,12 @@ generates answers for 2,000 held-out pairs with `greedy_decode` and reports the
 exact-match accuracy (every digit and the end token right). It stops once that reaches
 `--target` (default 0.95) and prints the optimizer steps it needed. The input string is
 reversed (Sutskever et al.'s trick).
+
+Measured (LSTM, 128 units, Adam 3e-3, batch 128, 391 steps per epoch, seed 0; the two
+times are an idle-ish and a heavily shared 2-core CPU):
+- no attention: 0.9575 after 3,128 steps (8 epochs; 93 s / 161 s)
+- bahdanau: 0.9525 after 2,346 steps (6 epochs; 56 s / 149 s)
+- luong: 0.9540 after 1,955 steps (5 epochs; 64 s)
 """
 
 from __future__ import annotations
