@@ -274,7 +274,7 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
     """Masked-language-model and next-sentence-prediction heads over a `BERT` backbone.
 
     Devlin et al. 2018, section 3.1 and appendix A.1. The MLM head reads the
-    backbone's sequence output at `mask_positions`: Dense(hidden_dim, GELU),
+    backbone's sequence output at `mask_positions`: Dense(hidden_dim, GELU (erf)),
     LayerNormalization, then a Dense projection to the vocabulary (untied; the
     layout of keras-hub's `MaskedLMHead(vocabulary_size=...)`). The NSP head is a
     2-way Dense over the pooled output.
@@ -300,7 +300,7 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
     )
     x = keras.layers.Dense(
         config["hidden_dim"],
-        activation="gelu_approximate",
+        activation="gelu",  # as keras-hub's BertMaskedLM head
         kernel_initializer=_initializer(),
         name="mlm_intermediate_dense",
     )(gathered)
@@ -318,9 +318,12 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
 
 
 def pretraining_losses():
-    """Per-output losses of `BERTPretrainer` (MLM loss weighted by the mask weights)."""
+    """Per-output losses of `BERTPretrainer`: the MLM loss is the mean over the chosen
+    positions only (weight-1 slots of the pipeline's sample weights)."""
     return {
-        "mlm": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        "mlm": keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
         "nsp": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     }
 
