@@ -228,6 +228,38 @@ def hidden_states_model(model):
     return keras.Model(model.inputs, model.get_layer("layer_norm").output)
 
 
+def sequence_classifier(model, num_classes, dropout=0.1, activation=None, name=None):
+    """GPT-1's fine-tuning head: the final hidden state of each sequence's last real token
+    (the last position whose `padding_mask` is 1) through dropout and a Dense layer.
+
+    Radford et al. (2018), section 3.2. Shares `model`'s weights; returns a
+    `keras.Model` from the same `{"token_ids", "padding_mask"}` to `(batch,
+    num_classes)` outputs (logits unless `activation` is given). Sequences must be
+    right-padded (real tokens first).
+    """
+    _check_int(num_classes, "num_classes")
+    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
+    inputs = {t.name: t for t in model.inputs}
+    token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
+    hidden = model.get_layer("layer_norm").output
+    last = ops.maximum(ops.sum(ops.cast(padding_mask, "int32"), axis=1) - 1, 0)
+    state = ops.take_along_axis(hidden, last[:, None, None], axis=1)[:, 0, :]
+    state = keras.layers.Dropout(dropout, name="classifier_dropout")(state)
+    outputs = keras.layers.Dense(
+        num_classes,
+        activation=activation,
+        kernel_initializer=_gpt_initializer(0.02),
+        dtype="float32",
+        name="classifier",
+    )(state)
+    return keras.Model(
+        {"token_ids": token_ids, "padding_mask": padding_mask},
+        outputs,
+        name=name or f"{model.name}_classifier",
+    )
+
+
 def _config_of(model):
     embedding = model.get_layer("token_embedding")
     return embedding.vocabulary_size, embedding.sequence_length
