@@ -268,7 +268,9 @@ def _image_endpoints(archive, model, spec, preprocessing):
     def serve_images(images):
         return _named_outputs(model, model(preprocess(images), training=False))
 
-    serve_images.get_concrete_function()  # ExportArchive takes traced tf.functions only
+    # ExportArchive takes traced tf.functions only. serving_bytes calls the concrete
+    # function: calling `serve_images` itself would trace the whole model again.
+    traced = serve_images.get_concrete_function()
     archive.add_endpoint("serving_default", serve_images)
     size = _bytes_size(model, spec)
     if size is None:
@@ -285,7 +287,7 @@ def _image_endpoints(archive, model, spec, preprocessing):
             image_bytes,
             fn_output_signature=tf.TensorSpec((*size, channels), tf.float32),
         )
-        return serve_images(images)
+        return traced(images)
 
     archive.add_endpoint(
         "serving_bytes",
@@ -302,6 +304,7 @@ def _generic_endpoint(archive, model):
     }
     structure = model.input
 
+    @tf.function(input_signature=[specs], autograph=False)
     def serve(inputs):
         if isinstance(structure, dict):
             args = {key: inputs[t.name] for key, t in structure.items()}
@@ -311,7 +314,8 @@ def _generic_endpoint(archive, model):
             args = inputs[structure.name]
         return _named_outputs(model, model(args, training=False))
 
-    archive.add_endpoint("serving_default", serve, input_signature=[specs])
+    serve.get_concrete_function()  # traced once here; the archive would trace it twice
+    archive.add_endpoint("serving_default", serve)
 
 
 def build_archive(model, name=None, preprocessing="auto"):

@@ -301,3 +301,11 @@ def test_example_request_for_each_signature(tiny):
     assert 'base_path: "/srv/a"' in serving_config_text(["a"], "/srv")
     with pytest.raises(ValueError, match="absolute"):
         serving_config_text(["a"], "models")
+
+
+def test_reload_with_tfsm_layer(tiny, tmp_path):
+    path = export_saved_model(tiny, tmp_path / "m")
+    served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+    x = np.random.default_rng(2).uniform(0, 255, (3, 32, 32, 1)).astype("float32")
+    got = keras.ops.convert_to_numpy(served(x)["probabilities"])
+    np.testing.assert_allclose(got, tiny.predict(x / 255.0, verbose=0), atol=1e-6)
