@@ -300,6 +300,81 @@ class _GreedyDecoder(keras.Model):
         return ops.while_loop(cond, body, (start, previous, caches, tokens, finished))[3]
 
 
+class _BeamDecoder(_GreedyDecoder):
+    """Beam search (Vaswani et al. 2017, section 6.1; the length penalty of Wu et al. 2016)
+    with the decoder self-attention caches reordered by beam at every step."""
+
+    def __init__(self, model, max_length, start_token, end_token, pad_token, beam_width, alpha):
+        super().__init__(model, max_length, start_token, end_token, pad_token)
+        self.beam_width, self.alpha = beam_width, alpha
+
+    def call(self, inputs):
+        self.traces += 1
+        k = self.beam_width
+        src, src_mask = inputs["encoder_token_ids"], inputs["encoder_padding_mask"]
+        context = self.enc_embedding(src)
+        for layer in self.encoder_layers:
+            context = layer(context, padding_mask=src_mask)
+        batch = ops.shape(src)[0]
+        context = ops.repeat(context, k, axis=0)  # (batch * k, S, D): beams of a row adjacent
+        src_mask = ops.repeat(src_mask, k, axis=0)
+        caches = [
+            layer.init_cache(batch * k, self.max_length, dtype=self.compute_dtype)
+            for layer in self.decoder_layers
+        ]
+        steps = ops.arange(self.max_length, dtype="int32")[None, :]
+        tokens = ops.full((batch * k, self.max_length), self.pad_token, dtype="int32")
+        previous = ops.full((batch * k, 1), self.start_token, dtype="int32")
+        finished = ops.zeros((batch * k,), dtype="bool")
+        # Only the first beam is live at the start, so the first step does not repeat it.
+        scores = ops.where(ops.arange(k)[None, :] == 0, 0.0, -1e9) * ops.ones((batch, 1))
+        lengths = ops.zeros((batch * k,), "float32")
+
+        def cond(i, previous, caches, tokens, finished, scores, lengths):
+            return ops.logical_and(i < self.max_length, ops.logical_not(ops.all(finished)))
+
+        def body(i, previous, caches, tokens, finished, scores, lengths):
+            y = self.dec_embedding(previous, start_index=i)
+            new_caches = []
+            for layer, cache in zip(self.decoder_layers, caches):
+                y, cache = layer(
+                    y,
+                    context=context,
+                    context_padding_mask=src_mask,
+                    cache=cache,
+                    cache_update_index=i,
+                )
+                new_caches.append(cache)
+            log_probs = ops.log_softmax(ops.cast(self._logits(y)[:, 0, :], "float32"), axis=-1)
+            vocab = log_probs.shape[-1]
+            # A finished beam extends only with the pad token, at no cost.
+            pad_only = ops.where(ops.arange(vocab) == self.pad_token, 0.0, -1e9)[None, :]
+            log_probs = ops.where(finished[:, None], pad_only, log_probs)
+            total = ops.reshape(scores, (-1, 1)) + log_probs
+            scores, index = ops.top_k(ops.reshape(total, (batch, k * vocab)), k=k)
+            beam = index // vocab
+            token = ops.reshape(ops.cast(index % vocab, "int32"), (-1,))
+            source = ops.reshape(ops.arange(batch)[:, None] * k + beam, (-1,))
+            new_caches = [ops.take(c, source, axis=0) for c in new_caches]
+            tokens = ops.take(tokens, source, axis=0)
+            was_finished = ops.take(finished, source, axis=0)
+            lengths = ops.take(lengths, source, axis=0) + ops.cast(
+                ops.logical_not(was_finished), "float32"
+            )
+            tokens = ops.where(steps == i, token[:, None], tokens)
+            finished = ops.logical_or(was_finished, token == self.end_token)
+            return i + 1, token[:, None], new_caches, tokens, finished, scores, lengths
+
+        start = ops.convert_to_tensor(0, "int32")
+        loop = ops.while_loop(
+            cond, body, (start, previous, caches, tokens, finished, scores, lengths)
+        )
+        tokens, scores, lengths = loop[3], loop[5], loop[6]
+        penalty = ops.power((5.0 + ops.reshape(lengths, (batch, k))) / 6.0, self.alpha)
+        best = ops.argmax(scores / penalty, axis=-1)
+        return ops.take(tokens, ops.arange(batch) * k + ops.cast(best, "int32"), axis=0)
+
+
 def greedy_decode(
     model,
     encoder_token_ids,
@@ -308,8 +383,10 @@ def greedy_decode(
     start_token=1,
     end_token=2,
     pad_token=0,
+    beam_width=1,
+    length_penalty=0.0,
 ):
-    """Generates target ids greedily until every sequence has produced `end_token`.
+    """Generates target ids greedily (or by beam search) until every sequence has ended.
 
     Args:
         model: a model built by `Transformer` (possibly reloaded from a `.keras` file).
@@ -319,6 +396,10 @@ def greedy_decode(
             `encoder_token_ids != pad_token`).
         start_token, end_token, pad_token: the decoder's special ids; positions after a
             sequence's end token hold `pad_token`.
+        beam_width: 1 for greedy decoding; above 1, beam search keeps that many
+            hypotheses (the paper: 4).
+        length_penalty: alpha of the length normalisation `((5 + length) / 6) ** alpha`
+            that the final beams' log-probabilities are divided by (the paper: 0.6).
 
     Returns:
         int32 numpy array `(batch, max_length)`, the end token included.
@@ -369,9 +450,16 @@ def greedy_decode(
             f"encoder_padding_mask must have the shape of encoder_token_ids {ids.shape}; "
             f"got {mask.shape}."
         )
+    _check_int(beam_width, "beam_width")
+    if not isinstance(length_penalty, (int, float)) or isinstance(length_penalty, bool):
+        raise ValueError(f"length_penalty must be a number; got length_penalty={length_penalty!r}.")
     key = (max_length, start_token, end_token, pad_token)
     decoders = model.__dict__.setdefault("_greedy_decoders", {})
-    if key not in decoders:
+    if beam_width > 1:
+        key = (*key, beam_width, float(length_penalty))
+        if key not in decoders:
+            decoders[key] = _BeamDecoder(model, *key)
+    elif key not in decoders:
         decoders[key] = _GreedyDecoder(model, *key)
     inputs = {
         "encoder_token_ids": ids.astype("int32"),

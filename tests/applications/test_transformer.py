@@ -104,6 +104,32 @@ def test_cached_greedy_decoding_equals_full_forward_and_compiles_once(tie):
         assert decoder.traces == 1, "a second call with the same shapes retraced"
 
 
+def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
+    keras.utils.set_random_seed(2)
+    model = Transformer(**TINY, tie_embeddings=False)
+    src = np.random.default_rng(4).integers(3, 20, (4, 7))
+
+    def log_likelihood(out):
+        dec = np.concatenate([np.ones((4, 1), "int32"), out[:, :-1]], axis=1)
+        logits = _np(model(_inputs(src, dec)))
+        log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        token_lp = np.take_along_axis(log_p, out[..., None], -1)[..., 0]
+        ended = np.cumsum(np.cumsum(out == 2, axis=1), axis=1) > 1  # after the end token
+        return np.where(ended, 0.0, token_lp).sum(1)
+
+    greedy = greedy_decode(model, src, 8, end_token=2)
+    beam = greedy_decode(model, src, 8, end_token=2, beam_width=4, length_penalty=0.0)
+    gain = log_likelihood(beam) - log_likelihood(greedy)
+    assert (gain >= -1e-4).all() and gain.max() > 1e-3, gain
+    np.testing.assert_array_equal(greedy_decode(model, src, 8, end_token=2, beam_width=1), greedy)
+    beam_decoder = model._greedy_decoders[(8, 1, 2, 0, 4, 0.0)]
+    greedy_decode(model, src, 8, end_token=2, beam_width=4, length_penalty=0.0)
+    if keras.backend.backend() in ("tensorflow", "jax"):
+        assert beam_decoder.traces == 1
+    with pytest.raises(ValueError, match="beam_width must be an integer >= 1; got beam_width=0"):
+        greedy_decode(model, src, 8, beam_width=0)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
