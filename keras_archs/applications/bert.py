@@ -261,13 +261,17 @@ def _blocks(model):
 
 
 def _backbone_inputs(backbone):
+    keys = ("token_ids", "segment_ids", "padding_mask")
     try:
-        return {k: backbone.input[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-    except (TypeError, KeyError):
+        inputs = backbone.input
+    except (AttributeError, ValueError):
+        inputs = None
+    if not isinstance(inputs, dict) or any(k not in inputs for k in keys):
         raise ValueError(
             "backbone must be a model built by keras_archs.applications.BERT, with inputs "
-            "token_ids, segment_ids and padding_mask."
-        ) from None
+            f"token_ids, segment_ids and padding_mask; got {backbone!r}."
+        )
+    return {k: inputs[k] for k in keys}
 
 
 def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):

@@ -190,17 +190,32 @@ def test_bad_input():
         BERTClassifier(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 2)
 
 
-@pytest.mark.slow
-def test_bert_tiny_learns_python_stdlib():
-    """bert_tiny, ~4.5 minutes of pre-training on the 2-core CPU: masked tokens at least
-    twice the most-frequent-token accuracy, NSP above 0.6 (validation split)."""
+def _recipe():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "applications")
     sys.path.insert(0, os.path.abspath(root))
     try:
         import bert_pretrain_python_stdlib as recipe
     finally:
         sys.path.pop(0)
-    result = recipe.run(max_seconds=240, train_files=200, verbose=0)
+    return recipe
+
+
+def test_recipe_vocabulary_file():
+    """The stored WordPiece vocabulary starts with the BERT special tokens and covers code."""
+    from keras_archs.data import text
+
+    tokenizer = _recipe().load_tokenizer()
+    specials, size = text.bert_special_ids(tokenizer)
+    assert list(specials.values()) == list(range(6)) and size == tokenizer.vocabulary_size
+    ids = tokenizer.encode("def main(self, path):\n    return os.path.join(path, 'x')\n")
+    assert ids.size > 10 and not np.isin(ids, list(specials.values())).any()
+
+
+@pytest.mark.slow
+def test_bert_tiny_learns_python_stdlib():
+    """bert_tiny, ~4.5 minutes of pre-training on the 2-core CPU: masked tokens at least
+    twice the most-frequent-token accuracy, NSP above 0.6 (validation split)."""
+    result = _recipe().run(max_seconds=240, train_files=200, verbose=0)
     print(result)
     assert result["mlm_accuracy"] >= 2 * result["most_frequent_accuracy"], result
     assert result["nsp_accuracy"] > 0.6, result
