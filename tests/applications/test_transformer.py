@@ -99,9 +99,10 @@ def test_cached_greedy_decoding_equals_full_forward_and_compiles_once(tie):
     if not tie:  # with this seed the untied model's output varies: not a constant
         assert len({tuple(r) for r in out.tolist()}) > 1
     (decoder,) = model._greedy_decoders.values()
+    traced = decoder.traces  # 1 on TensorFlow; JAX also traces once to build the model
     np.testing.assert_array_equal(greedy_decode(model, src, 10, end_token=2), out)
     if keras.backend.backend() in ("tensorflow", "jax"):
-        assert decoder.traces == 1, "a second call with the same shapes retraced"
+        assert decoder.traces == traced, "a second call with the same shapes retraced"
 
 
 def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
@@ -123,9 +124,10 @@ def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
     assert (gain >= -1e-4).all() and gain.max() > 1e-3, gain
     np.testing.assert_array_equal(greedy_decode(model, src, 8, end_token=2, beam_width=1), greedy)
     beam_decoder = model._greedy_decoders[(8, 1, 2, 0, 4, 0.0)]
+    traced = beam_decoder.traces
     greedy_decode(model, src, 8, end_token=2, beam_width=4, length_penalty=0.0)
     if keras.backend.backend() in ("tensorflow", "jax"):
-        assert beam_decoder.traces == 1
+        assert beam_decoder.traces == traced
     with pytest.raises(ValueError, match="beam_width must be an integer >= 1; got beam_width=0"):
         greedy_decode(model, src, 8, beam_width=0)
 
