@@ -6,7 +6,6 @@ Adding an architecture to the registry adds it here; nothing in this file names 
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,6 @@ import pytest
 import keras_archs
 from keras_archs.registry import get_spec
 from tests.utils import (
-    REPO,
     example_inputs,
     max_abs_diff,
     reload_in_fresh_process,
@@ -106,11 +104,18 @@ def test_one_training_step(name):
 
 
 @pytest.fixture(scope="module")
-def fresh_process_reloads(built_models, tmp_path_factory):
-    """Saves every model, then reloads all of them in one new process."""
+def fresh_process_reloads(built_models, tmp_path_factory, request):
+    """Saves every selected model, then reloads all of them in one new process."""
     workdir = tmp_path_factory.mktemp("reload")
+    selected = sorted(
+        {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if getattr(item, "originalname", None) == "test_keras_file_round_trip_in_fresh_process"
+        }
+    )
     items = []
-    for name in MODELS:
+    for name in selected:
         model, x, _ = built_models(name)
         path = str(workdir / f"{name}.keras")
         model.save(path)
@@ -133,16 +138,16 @@ def test_keras_file_round_trip_in_fresh_process(name, built_models, fresh_proces
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def backend_results(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(request.param) / "results.json"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tests", "backend_check.py"), str(out)],
-        env=subprocess_env(request.param),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stderr[-5000:]
+def backend_results(request):
+    """Results of tests/backend_check.py under one backend (started by conftest.py)."""
+    from tests.conftest import BACKEND_RUNS
+
+    proc, out, log = BACKEND_RUNS[request.param]
+    proc.wait(timeout=3600)
+    log.flush()
+    with open(log.name) as f:
+        stderr = f.read()
+    assert proc.returncode == 0, stderr[-5000:]
     with open(out) as f:
         results = json.load(f)
     assert results["backend"] == request.param
