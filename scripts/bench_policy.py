@@ -27,8 +27,7 @@ def steps_per_second(name, jit_compile, dtype_policy, steps, batch_size):
         model = spec.build(input_shape=shape, classes=10)
     finally:
         keras.config.set_dtype_policy("float32")
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  jit_compile=jit_compile)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((steps * batch_size, *shape)).astype("float32")
     y = rng.integers(0, 10, steps * batch_size)
@@ -51,11 +50,13 @@ def main():
     results = {}
     for jit in (False, True):
         for dtype in ("float32", "mixed_bfloat16"):
-            results[(jit, dtype)] = steps_per_second(args.name, jit, dtype, args.steps,
-                                                     args.batch_size)
+            results[(jit, dtype)] = steps_per_second(
+                args.name, jit, dtype, args.steps, args.batch_size
+            )
     base = results[(False, "float32")]
-    print(f"{args.name} on {keras.backend.backend()} / {current_device()}, "
-          f"batch {args.batch_size}:")
+    print(
+        f"{args.name} on {keras.backend.backend()} / {current_device()}, batch {args.batch_size}:"
+    )
     for (jit, dtype), sps in results.items():
         print(f"  jit_compile={jit!s:5} {dtype:15} {sps:8.1f} steps/s  {sps / base:5.2f}x")
     print(f"policy now: {choose_policy(args.name)}")

@@ -1,7 +1,7 @@
 """Regenerates the model table in README.md from the registry.
 
-    python scripts/update_readme.py          # rewrite the table
-    python scripts/update_readme.py --check  # exit 1 if README.md is stale
+python scripts/update_readme.py          # rewrite the table
+python scripts/update_readme.py --check  # exit 1 if README.md is stale
 """
 
 import argparse

@@ -4,8 +4,8 @@ Importing this package registers every family in `keras_archs.registry`.
 """
 
 from keras_archs.applications.alexnet import AlexNet
-from keras_archs.applications.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201
 from keras_archs.applications.bert import BERT
+from keras_archs.applications.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201
 from keras_archs.applications.gpt import GPT
 from keras_archs.applications.inception_v1 import InceptionV1
 from keras_archs.applications.inception_v3 import InceptionV3
