@@ -140,9 +140,9 @@ def test_keras_file_round_trip_in_fresh_process(name, built_models, fresh_proces
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_results(request):
     """Results of tests/backend_check.py under one backend (started by conftest.py)."""
-    from tests.conftest import BACKEND_RUNS
+    from tests.conftest import start_backend_runs
 
-    proc, out, log = BACKEND_RUNS[request.param]
+    proc, out, log = start_backend_runs(request.session)[request.param]
     proc.wait(timeout=3600)
     log.flush()
     with open(log.name) as f:
