@@ -1,44 +1,116 @@
 import os
 import subprocess
 import sys
-import tempfile
+import time
+import uuid
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # The JAX and torch runs of the generic suite (tests/backend_check.py) are separate
-# processes. Both start when the first of them is needed, so they run side by side
-# (and beside the TensorFlow tests of the same worker) instead of one after another.
-BACKEND_RUNS = {}
+# processes that start as soon as collection ends, so they overlap the whole TensorFlow
+# run instead of forming a tail. Under pytest-xdist every worker collects, so the first
+# worker to create the shared folder (named by xdist's test-run id) starts them and the
+# test that reads the results (on whichever worker) waits for their files. They run at a
+# lower CPU priority so that the timed tests in the workers keep their cores.
+_STARTED = []
 
 
-def start_backend_runs(session):
-    """Starts one backend_check.py process per backend for the selected models."""
-    if BACKEND_RUNS:
-        return BACKEND_RUNS
+def _run_dir(config):
+    workerinput = getattr(config, "workerinput", None)
+    run_id = workerinput["testrunuid"] if workerinput else _local_run_id()
+    return os.path.join(_tmp_root(), f"keras_archs_backends_{run_id}")
+
+
+def _tmp_root():
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def _local_run_id(_cache=[]):  # noqa: B006 - one id per process
+    if not _cache:
+        _cache.append(uuid.uuid4().hex)
+    return _cache[0]
+
+
+def _wanted(items):
+    wanted = {}
+    for item in items:
+        if getattr(item, "originalname", None) == "test_other_backends":
+            params = item.callspec.params
+            wanted.setdefault(params["backend_results"], set()).add(params["name"])
+    return wanted
+
+
+def pytest_collection_finish(session):
+    wanted = _wanted(session.items)
+    if not wanted:
+        return
+    run_dir = _run_dir(session.config)
+    try:
+        os.mkdir(run_dir)  # atomic: exactly one worker wins
+    except FileExistsError:
+        return
     from tests.utils import REPO, subprocess_env
 
-    wanted = {}
-    for item in session.items:
-        if getattr(item, "originalname", None) != "test_other_backends":
-            continue
-        params = item.callspec.params
-        wanted.setdefault(params["backend_results"], set()).add(params["name"])
-    for backend, names in wanted.items():
-        workdir = tempfile.mkdtemp(prefix=f"keras_archs_{backend}_")
-        out = os.path.join(workdir, "results.json")
-        log = open(os.path.join(workdir, "stderr.log"), "w")  # noqa: SIM115 - closed at exit
+    for backend, names in sorted(wanted.items()):
+        log = open(os.path.join(run_dir, f"{backend}.log"), "w")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, os.path.join(REPO, "tests", "backend_check.py"), out, *sorted(names)],
+            [
+                sys.executable,
+                os.path.join(REPO, "tests", "backend_check.py"),
+                os.path.join(run_dir, f"{backend}.json"),
+                *sorted(names),
+            ],
             env=subprocess_env(backend),
             stdout=subprocess.DEVNULL,
             stderr=log,
+            preexec_fn=lambda: os.nice(10),
         )
-        BACKEND_RUNS[backend] = (proc, out, log)
-    return BACKEND_RUNS
+        with open(os.path.join(run_dir, f"{backend}.pid"), "w") as f:
+            f.write(str(proc.pid))
+        _STARTED.append((proc, log))
+
+
+def backend_results_path(config, backend, timeout=3600):
+    """Waits for the backend run's results file; raises with its log if the run died."""
+    run_dir = _run_dir(config)
+    out = os.path.join(run_dir, f"{backend}.json")
+    log = os.path.join(run_dir, f"{backend}.log")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(out):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{backend} backend run gave no results in {timeout} s")
+        if not _alive(os.path.join(run_dir, f"{backend}.pid")):
+            time.sleep(1)  # the rename may land just after the exit
+            if os.path.exists(out):
+                break
+            with open(log) as f:
+                raise RuntimeError(f"{backend} backend run died:\n{f.read()[-5000:]}")
+        time.sleep(2)
+    return out
+
+
+def _alive(pid_file):
+    if not os.path.exists(pid_file):
+        return True  # being started
+    with open(pid_file) as f:
+        pid = int(f.read())
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for proc, _, log in BACKEND_RUNS.values():
-        if proc.poll() is None:
+    # Another worker may still be waiting for these results: let them finish unless the
+    # session was interrupted.
+    for proc, log in _STARTED:
+        if exitstatus in (2, 3, 4):  # interrupted, internal error, usage error
+            proc.kill()
+        try:
+            proc.wait(timeout=3600)
+        except subprocess.TimeoutExpired:
             proc.kill()
         log.close()

@@ -88,7 +88,7 @@ def max_abs_diff(a, b):
     )
 
 
-def train_one_step(model, inputs, seed=0):
+def train_one_step(model, inputs, seed=0, run_eagerly=False):
     """One `train_on_batch` on random targets (MSE); returns (loss, fraction of weights moved)."""
     outputs = model(inputs, training=False)
     rng = np.random.default_rng(seed)
@@ -104,7 +104,7 @@ def train_one_step(model, inputs, seed=0):
         loss = ["mse"] * len(outputs)
     else:
         targets, loss = target(outputs), "mse"
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, run_eagerly=run_eagerly)
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
     value = model.train_on_batch(inputs, targets)
     value = float(np.sum(value)) if np.ndim(value) else float(value)
@@ -131,6 +131,8 @@ for item in json.loads(sys.argv[1]):
         out = {"y": keras.ops.convert_to_numpy(out)}
     np.savez(item["outputs"], **out)
     results[item["name"]] = item["outputs"]
+    del model, out
+    keras.backend.clear_session()  # one model at a time in memory
 print(json.dumps(results))
 """
 
@@ -161,3 +163,23 @@ def reload_in_fresh_process(items, backend=None, **env):
     code = f"import sys\nsys.argv = ['x', {json.dumps(json.dumps(items))}]\n" + LOAD_AND_PREDICT
     run_python(code, backend=backend, **env)
     return {item["name"]: load_outputs(item["outputs"]) for item in items}
+
+
+def family_representatives():
+    """The smallest registered model of each family (by reference parameter count).
+
+    These take the compiled (tf.function / jit) training path in the generic suite;
+    their larger siblings share every block with them and train eagerly there, because
+    tracing a deep graph dominates the suite's time (NASNet-Large on 2 CPU cores: 99 s
+    to trace and run one step in graph mode, 8 s eagerly).
+    """
+    from keras_archs import list_models
+    from keras_archs.registry import get_spec
+
+    best = {}
+    for name in list_models():
+        spec = get_spec(name)
+        size = spec.reference_params or 0
+        if spec.family not in best or size < best[spec.family][0]:
+            best[spec.family] = (size, name)
+    return sorted(name for _, name in best.values())

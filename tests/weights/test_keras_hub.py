@@ -61,5 +61,8 @@ def test_gpt2_parameter_count_equals_keras_hub():
 
 
 def test_from_keras_hub_rejects_other_models():
-    with pytest.raises(TypeError, match="from_keras_hub converts GPT2Backbone; got backbone"):
+    with pytest.raises(
+        TypeError,
+        match="from_keras_hub converts BertBackbone, GPT2Backbone; got backbone of type Sequential",
+    ):
         from_keras_hub(keras.Sequential([keras.layers.Dense(2)]))

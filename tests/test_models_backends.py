@@ -1,0 +1,42 @@
+"""The generic suite, part 3: forward, train step and `.keras` round trip of every
+registered model under JAX and under torch (tests/backend_check.py, one subprocess per
+backend, started by tests/conftest.py), and a mixed-precision step for each family's
+smallest model.
+"""
+
+import importlib.util
+import json
+import math
+
+import pytest
+
+import keras_archs
+from tests.utils import family_representatives
+
+MODELS = keras_archs.list_models()
+MIXED = family_representatives()
+BACKENDS = ["jax"] + (["torch"] if importlib.util.find_spec("torch") else [])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_results(request):
+    """Results of tests/backend_check.py under one backend (started by conftest.py)."""
+    from tests.conftest import backend_results_path
+
+    out = backend_results_path(request.config, request.param)
+    with open(out) as f:
+        results = json.load(f)
+    assert results["backend"] == request.param
+    return results
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_other_backends(name, backend_results):
+    """Forward, train step, .keras round trip (and mixed precision) on jax / torch."""
+    result = backend_results[name]
+    assert "error" not in result, result.get("error")
+    assert result["output_finite"]
+    assert result["reload_diff"] <= 1e-6
+    assert math.isfinite(result["loss"]) and result["moved"] > 0.5
+    if name in MIXED:  # each family's smallest model (tests/backend_check.py)
+        assert math.isfinite(result["mixed_loss"])
