@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_archs.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
+from keras_archs.layers.embedding import SegmentEmbedding
 from keras_archs.registry import register_model
 
 PRESETS = {
@@ -199,7 +200,7 @@ def BERT(
         position_initializer=_initializer(),
         name="token_embedding",
     )(token_ids)
-    segments = keras.layers.Embedding(
+    segments = SegmentEmbedding(
         config["num_segments"],
         hidden,
         embeddings_initializer=_initializer(),

@@ -97,3 +97,46 @@ def check_initializer(name, value):
             f"{name} must be a Keras initializer name, config or instance; got {name}={value!r}."
         ) from e
     return value
+
+
+def concrete_values(x):
+    """`x` as a numpy array when its values exist now (an eager call), else None.
+
+    While a backend traces (tf.function, jax.jit, torch.compile) or Keras builds a
+    functional graph there are no values to check; the checks that use this then
+    stay silent rather than adding work to the compiled step.
+    """
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return x
+    if keras.backend.is_keras_tensor(x):
+        return None
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and not hasattr(x, "numpy"):  # a graph (symbolic) tensor
+        return None
+    if backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    if backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            return None
+    return keras.ops.convert_to_numpy(x)
+
+
+def check_ids_below(ids, limit, argument, limit_name):
+    """Raises ValueError if concrete integer `ids` leave [0, limit) (gathers past the end
+    of an embedding table clamp or fill silently on some backends instead of failing)."""
+    values = concrete_values(ids)
+    if values is None or values.size == 0:
+        return
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= limit:
+        raise ValueError(
+            f"{argument} must be in [0, {limit}) for {limit_name}={limit}; got values from "
+            f"{low} to {high}."
+        )

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_archs.layers._utils import (
     check_choice,
+    check_ids_below,
     check_initializer,
     check_positive_float,
     check_positive_int,
@@ -134,6 +135,19 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if reverse:
             kernel = ops.cast(self.token_embedding.embeddings, self.compute_dtype)
             return ops.matmul(ops.cast(inputs, self.compute_dtype), ops.transpose(kernel))
+        length = inputs.shape[-1]
+        if (
+            self.position_embedding is not None
+            and isinstance(length, int)
+            and isinstance(start_index, int)
+            and start_index + length > self.sequence_length
+        ):
+            raise ValueError(
+                f"Got {length} tokens from position {start_index}; the learned position "
+                f"table holds sequence_length={self.sequence_length} positions (the model's "
+                "max_sequence_length). Shorten or truncate the input."
+            )
+        check_ids_below(inputs, self.vocabulary_size, "token_ids", "vocabulary_size")
         x = self.token_embedding(inputs)
         if self.scale_embeddings:
             x = x * ops.cast(math.sqrt(self.embedding_dim), x.dtype)
@@ -171,3 +185,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "embeddings_initializer": serialize_initializer(self.embeddings_initializer),
             "position_initializer": serialize_initializer(self.position_initializer),
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_archs")
+class SegmentEmbedding(keras.layers.Embedding):
+    """BERT's segment (token type) embedding: `keras.layers.Embedding` whose ids, in an
+    eager call, must lie in [0, input_dim); an id past the table would otherwise be
+    clamped or read as zeros on JAX instead of raising."""
+
+    def call(self, inputs):
+        check_ids_below(inputs, self.input_dim, "segment_ids", "num_segments")
+        return super().call(inputs)

@@ -190,6 +190,25 @@ def test_bad_input():
         BERTClassifier(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 2)
 
 
+def test_bad_input_at_call_time():
+    """Values that only exist at call time: too long, segment or token ids out of range."""
+    model = BERT(**SMALL)  # any length up to max_sequence_length=24
+    x = _inputs(length=30)
+    with pytest.raises(ValueError, match=r"Got 30 tokens.*sequence_length=24"):
+        model(x)
+    x = _inputs(length=20)
+    x["segment_ids"][0, -1] = 2
+    with pytest.raises(ValueError, match=r"segment_ids must be in \[0, 2\) for num_segments=2"):
+        model(x)
+    x = _inputs(length=20)
+    x["token_ids"][1, 3] = 50
+    with pytest.raises(
+        ValueError, match=r"token_ids must be in \[0, 50\) .*got values from 0 to 50"
+    ):
+        model(x)
+    model(_inputs(length=20))  # in range: fine
+
+
 def _recipe():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "applications")
     sys.path.insert(0, os.path.abspath(root))
