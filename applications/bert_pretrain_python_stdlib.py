@@ -120,6 +120,7 @@ class _TimeLimit(keras.callbacks.Callback):
 
 def run(
     max_seconds=280,
+    steps=None,
     sequence_length=64,
     batch_size=64,
     learning_rate=1e-3,
@@ -129,7 +130,8 @@ def run(
     seed=0,
     verbose=1,
 ):
-    """Pre-trains bert_tiny for `max_seconds`; returns a dict of the measured numbers."""
+    """Pre-trains bert_tiny for `steps` (the learning rate decayed over them), or for
+    `max_seconds` when `steps` is None; returns a dict of the measured numbers."""
     keras.utils.set_random_seed(seed)
     tokenizer = load_tokenizer()
     train_ids, val_ids = corpus_ids(tokenizer, train_files, validation_files, seed)
@@ -151,22 +153,26 @@ def run(
         sequence_length=sequence_length,
     )
     pretrainer = BERTPretrainer(backbone, max_predictions=int(np.ceil(0.15 * sequence_length)))
-    # Warm-up then linear decay over the steps the time budget allows (estimated).
-    steps = 20_000
-    schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, 1e-5)
+    # Linear decay that ends with the run (by time: over a nominal 20,000 steps).
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        learning_rate, steps or 20_000, learning_rate * 0.01
+    )
     pretrainer.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0),
         loss=pretraining_losses(),
         jit_compile=False,
     )
     start = time.time()
-    history = pretrainer.fit(
-        train.repeat(),
-        steps_per_epoch=100,
-        epochs=10_000,
-        callbacks=[_TimeLimit(max_seconds)],
-        verbose=verbose,
-    )
+    if steps:
+        history = pretrainer.fit(train.repeat(), steps_per_epoch=steps, verbose=verbose)
+    else:
+        history = pretrainer.fit(
+            train.repeat(),
+            steps_per_epoch=100,
+            epochs=10_000,
+            callbacks=[_TimeLimit(max_seconds)],
+            verbose=verbose,
+        )
     seconds = time.time() - start
     mlm_accuracy, baseline, nsp_accuracy = evaluate(pretrainer, val)
     return {
@@ -174,7 +180,7 @@ def run(
         "most_frequent_accuracy": baseline,
         "nsp_accuracy": nsp_accuracy,
         "train_seconds": seconds,
-        "steps": 100 * len(history.history["loss"]),
+        "steps": steps or 100 * len(history.history["loss"]),
         "vocabulary_size": tokenizer.vocabulary_size,
         "train_tokens": int(train_ids.size),
     }
@@ -183,12 +189,13 @@ def run(
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-seconds", type=float, default=280)
+    parser.add_argument("--steps", type=int, default=None, help="default: train by time")
     parser.add_argument("--learn-vocabulary", action="store_true")
     parser.add_argument("--train-files", type=int, default=None)
     args = parser.parse_args()
     if args.learn_vocabulary or not os.path.exists(VOCAB_PATH):
         print("learned", learn_vocabulary())
-    print(run(args.max_seconds, train_files=args.train_files))
+    print(run(args.max_seconds, args.steps, train_files=args.train_files))
 
 
 if __name__ == "__main__":

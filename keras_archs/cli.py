@@ -130,6 +130,7 @@ def cmd_export(args):
         name, model = spec.name, spec.build(**kwargs)
         default_out = name
     out = args.out or os.path.join("saved_models", default_out)
+    tokenizer = None if args.tokenizer == "none" else args.tokenizer
     path = export_saved_model(
         model,
         out,
@@ -137,10 +138,14 @@ def cmd_export(args):
         overwrite=args.overwrite,
         name=name,
         preprocessing=args.preprocessing,
+        tokenizer=tokenizer,
+        max_new_tokens=args.max_new_tokens,
     )
     print(f"SavedModel: {path}")
     if args.example_request:
-        request = write_example_request(model, os.path.join(out, "request.json"), name=name)
+        request = write_example_request(
+            model, os.path.join(out, "request.json"), name=name, tokenizer=tokenizer
+        )
         model_name = os.path.basename(os.path.abspath(out))
         print(f"example request: {request}")
         print(
@@ -196,6 +201,15 @@ def build_parser():
         choices=("auto", "family", "scale", "none"),
         default="auto",
         help="image input to the model: family preprocess_input, x/255 (keras-archs train)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        default="auto",
+        help="text models: WordPiece vocabulary file for string signatures; 'auto' (a "
+        "byte-level GPT gets keras-hub's ByteTokenizer) or 'none' (token-id signature only)",
+    )
+    p.add_argument(
+        "--max-new-tokens", type=int, default=32, help="tokens the GPT generate signature adds"
     )
     p.add_argument("--serving-config", action="store_true", help="write models.config beside --out")
     p.add_argument(

@@ -183,3 +183,11 @@ def family_representatives():
         if spec.family not in best or size < best[spec.family][0]:
             best[spec.family] = (size, name)
     return sorted(name for _, name in best.values())
+
+
+# The issues' "within N minutes on a 2-core CPU" budgets hold for a run that has the two
+# cores to itself (the recipes' docstrings give those timings). In the suite two pytest-xdist
+# workers share the cores, so a timed test gets at least half of them: its wall-clock bound
+# is the budget times this factor, and its quality bar is set by a fixed number of steps or
+# epochs, so the result does not depend on how busy the machine is.
+SHARED_CPU_SLACK = 2.0

@@ -319,6 +319,8 @@ class _Generator(keras.Model):
         self.traces += 1
         prompt, uniforms = inputs["prompt_ids"], inputs["uniforms"]
         batch, prompt_length = ops.shape(prompt)[0], prompt.shape[1]
+        if prompt_length is None:  # a SavedModel's `generate` signature: any prompt length
+            prompt_length = ops.shape(prompt)[1]
         total = prompt_length + self.max_new_tokens
         caches = [b.init_cache(batch, total, dtype=self.compute_dtype) for b in self.blocks]
         logits, caches = self._step(prompt, caches, 0)

@@ -19,6 +19,11 @@ GPU cannot load XLA-compiled functions):
   `token_ids`, `padding_mask`) and returns its outputs by name (`probabilities` for a
   softmax output).
 
+- text models given a tokenizer (`keras_archs.export.text`): `serving_default` takes
+  `text` strings (the keras-hub tokenizer runs in the graph), `serving_ids` keeps the
+  id-level signature, and a GPT language model also gets `generate` (prompt strings in,
+  greedy continuations out).
+
 TensorFlow is imported lazily here: the rest of keras_archs runs without it.
 """
 
@@ -29,6 +34,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+
+from keras_archs.export.text import add_text_endpoints, resolve_tokenizer, text_signatures
 
 PREPROCESSING = ("auto", "family", "scale", "none")
 _TMP_PREFIX = ".tmp-"
@@ -231,7 +238,7 @@ def is_image_classifier(model, spec):
     )
 
 
-def describe_signatures(model, name=None):
+def describe_signatures(model, name=None, tokenizer="auto"):
     """{signature: ({input: (shape, dtype)}, [output names])} export_saved_model writes."""
     spec = find_spec(model, name)
     outputs = _output_names(model)
@@ -242,7 +249,9 @@ def describe_signatures(model, name=None):
             result["serving_bytes"] = ({"image_bytes": ((None,), "string")}, outputs)
         return result
     inputs = {t.name: (tuple(t.shape), str(t.dtype)) for t in model.inputs}
-    return {"serving_default": (inputs, outputs)}
+    if resolve_tokenizer(model, tokenizer) is None:
+        return {"serving_default": (inputs, outputs)}
+    return {**text_signatures(model, outputs), "serving_ids": (inputs, outputs)}
 
 
 # ---------------------------------------------------------------- signatures
@@ -296,7 +305,7 @@ def _image_endpoints(archive, model, spec, preprocessing):
     )
 
 
-def _generic_endpoint(archive, model):
+def _generic_endpoint(archive, model, endpoint="serving_default"):
     tf = _tf()
     specs = {
         t.name: tf.TensorSpec(tuple(t.shape), tf.as_dtype(str(t.dtype)), name=t.name)
@@ -314,11 +323,12 @@ def _generic_endpoint(archive, model):
             args = inputs[structure.name]
         return _named_outputs(model, model(args, training=False))
 
-    serve.get_concrete_function()  # traced once here; the archive would trace it twice
-    archive.add_endpoint("serving_default", serve)
+    traced = serve.get_concrete_function()  # traced once; the archive would trace it twice
+    archive.add_endpoint(endpoint, serve)
+    return traced
 
 
-def build_archive(model, name=None, preprocessing="auto"):
+def build_archive(model, name=None, preprocessing="auto", tokenizer="auto", max_new_tokens=32):
     """A `keras.export.ExportArchive` with the named signatures (see module docstring)."""
     import keras
 
@@ -328,8 +338,13 @@ def build_archive(model, name=None, preprocessing="auto"):
     archive.track(model)
     if is_image_classifier(model, spec):
         _image_endpoints(archive, model, spec, preprocessing)
-    else:
+        return archive
+    tokenizer = resolve_tokenizer(model, tokenizer)
+    if tokenizer is None:
         _generic_endpoint(archive, model)
+    else:
+        serve_ids = _generic_endpoint(archive, model, "serving_ids")
+        add_text_endpoints(archive, model, tokenizer, serve_ids, max_new_tokens)
     return archive
 
 
@@ -349,7 +364,15 @@ def _write(archive, target_dir):
 
 
 def export_saved_model(
-    model, export_dir, version=None, overwrite=False, *, name=None, preprocessing="auto"
+    model,
+    export_dir,
+    version=None,
+    overwrite=False,
+    *,
+    name=None,
+    preprocessing="auto",
+    tokenizer="auto",
+    max_new_tokens=32,
 ):
     """Writes `model` to `<export_dir>/<version>/` for TensorFlow Serving, atomically.
 
@@ -363,6 +386,11 @@ def export_saved_model(
         name: registry name to choose the signatures by (default: found from `model.name`).
         preprocessing: image classifiers only: "auto", "family", "scale", "none" or a
             callable on float32 0-255 pixels (see `image_preprocessing`).
+        tokenizer: text models only: the keras-hub tokenizer to embed for the string
+            signatures (`keras_archs.export.text`); "auto" gives a byte-level GPT
+            keras-hub's `ByteTokenizer`; a path reads a WordPiece vocabulary file;
+            None keeps the id-level `serving_default` only.
+        max_new_tokens: tokens the GPT `generate` signature adds to a prompt.
 
     Returns:
         The absolute path of the version folder written.
@@ -381,7 +409,15 @@ def export_saved_model(
             "(CLI: --overwrite) to replace it, or version=None for the next version."
         )
     # Trace every signature before anything touches the disk.
-    archive = build_archive(model, name=name, preprocessing=preprocessing)
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 1
+    ):
+        raise ValueError(
+            f"max_new_tokens must be an int >= 1; got max_new_tokens={max_new_tokens!r}."
+        )
+    archive = build_archive(model, name, preprocessing, tokenizer, max_new_tokens)
 
     created = not os.path.exists(export_dir)
     os.makedirs(export_dir, exist_ok=True)

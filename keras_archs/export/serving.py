@@ -98,9 +98,9 @@ def _example_png(size, channels):
     return bytes(tf.io.encode_png(pixels).numpy())
 
 
-def example_request(model, name=None, signature="serving_default", instances=1):
+def example_request(model, name=None, signature="serving_default", instances=1, tokenizer="auto"):
     """A REST `:predict` body ({"signature_name", "instances"}) matching a signature."""
-    signatures = describe_signatures(model, name)
+    signatures = describe_signatures(model, name, tokenizer)
     if signature not in signatures:
         raise ValueError(
             f"signature={signature!r} is not exported for model={model.name!r}; "
@@ -112,7 +112,9 @@ def example_request(model, name=None, signature="serving_default", instances=1):
     for _ in range(instances):
         row = {}
         for key, (shape, dtype) in inputs.items():
-            if dtype == "string":
+            if dtype == "string" and key in ("text", "prompt"):
+                row[key] = "def main():\n    "
+            elif dtype == "string":
                 height, width = _bytes_shape(model)
                 png = _example_png((height, width), int(model.inputs[0].shape[-1]))
                 row[key] = {"b64": base64.b64encode(png).decode("ascii")}
@@ -127,9 +129,9 @@ def _bytes_shape(model):
     return (height or 224, width or 224)
 
 
-def write_example_request(model, path, name=None, signature="serving_default"):
+def write_example_request(model, path, name=None, signature="serving_default", tokenizer="auto"):
     """Writes `example_request(...)` as JSON to `path` (atomically); returns the path."""
-    body = example_request(model, name=name, signature=signature)
+    body = example_request(model, name=name, signature=signature, tokenizer=tokenizer)
     buffer = io.StringIO()
     json.dump(body, buffer, separators=(",", ":"))
     _atomic_write_text(os.fspath(path), buffer.getvalue() + "\n")
