@@ -121,8 +121,8 @@ def _densenet(
     name,
     features_only,
 ):
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    input_shape = _image.check_image_args(
+    include_top, pooling, input_shape, weights, img_input = _image.prepare(
+        features_only=features_only,
         weights=weights,
         include_top=include_top,
         input_tensor=input_tensor,
@@ -132,11 +132,9 @@ def _densenet(
         classifier_activation=classifier_activation,
         default_size=224,
         min_size=32,
-        imagenet_available=True,
+        weights_key=variant,
     )
-    weights = _image.resolve_weights(weights, variant, include_top)
     blocks = _BLOCKS[variant] if isinstance(variant, str) else variant
-    img_input = _image.image_input(input_shape, input_tensor)
     x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="zero_padding2d")(img_input)
     x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)

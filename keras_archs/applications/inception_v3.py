@@ -177,8 +177,8 @@ def InceptionV3(
     Returns:
         A `keras.Model`.
     """
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    input_shape = _image.check_image_args(
+    include_top, pooling, input_shape, weights, img_input = _image.prepare(
+        features_only=features_only,
         weights=weights,
         include_top=include_top,
         input_tensor=input_tensor,
@@ -188,10 +188,8 @@ def InceptionV3(
         classifier_activation=classifier_activation,
         default_size=299,
         min_size=75,
-        imagenet_available=True,
+        weights_key="inception_v3",
     )
-    weights = _image.resolve_weights(weights, "inception_v3", include_top)
-    img_input = _image.image_input(input_shape, input_tensor)
     x = _conv_bn(img_input, 32, 3, "stem_conv1", strides=2, padding="valid")
     x = _conv_bn(x, 32, 3, "stem_conv2", padding="valid")
     x = _conv_bn(x, 64, 3, "stem_conv3")

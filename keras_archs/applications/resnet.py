@@ -160,9 +160,9 @@ def _resnet(
     name,
     features_only,
 ):
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
     imagenet_key = None if depth < 50 else f"resnet{depth}{'v2' if version == 2 else ''}"
-    input_shape = _image.check_image_args(
+    include_top, pooling, input_shape, weights, img_input = _image.prepare(
+        features_only=features_only,
         weights=weights,
         include_top=include_top,
         input_tensor=input_tensor,
@@ -172,10 +172,8 @@ def _resnet(
         classifier_activation=classifier_activation,
         default_size=224,
         min_size=32,
-        imagenet_available=imagenet_key is not None,
+        weights_key=imagenet_key,
     )
-    weights = _image.resolve_weights(weights, imagenet_key, include_top)
-    img_input = _image.image_input(input_shape, input_tensor)
     torch_layout = depth < 50
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
     x = keras.layers.Conv2D(64, 7, strides=2, use_bias=not torch_layout, name="conv1_conv")(x)

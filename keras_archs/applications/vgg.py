@@ -44,8 +44,8 @@ def _vgg(
     name,
     features_only,
 ):
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    input_shape = _image.check_image_args(
+    include_top, pooling, input_shape, weights, img_input = _image.prepare(
+        features_only=features_only,
         weights=weights,
         include_top=include_top,
         input_tensor=input_tensor,
@@ -55,10 +55,8 @@ def _vgg(
         classifier_activation=classifier_activation,
         default_size=224,
         min_size=32,
-        imagenet_available=True,
+        weights_key=variant,
     )
-    weights = _image.resolve_weights(weights, variant, include_top)
-    img_input = _image.image_input(input_shape, input_tensor)
     x = img_input
     for stage, (repeats, filters) in enumerate(zip(_STAGES[variant], _FILTERS), start=1):
         for i in range(1, repeats + 1):

@@ -126,8 +126,8 @@ def Xception(
     Returns:
         A `keras.Model`.
     """
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    input_shape = _image.check_image_args(
+    include_top, pooling, input_shape, weights, img_input = _image.prepare(
+        features_only=features_only,
         weights=weights,
         include_top=include_top,
         input_tensor=input_tensor,
@@ -137,10 +137,8 @@ def Xception(
         classifier_activation=classifier_activation,
         default_size=299,
         min_size=71,
-        imagenet_available=True,
+        weights_key="xception",
     )
-    weights = _image.resolve_weights(weights, "xception", include_top)
-    img_input = _image.image_input(input_shape, input_tensor)
     # Entry flow.
     x = keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(img_input)
     x = keras.layers.BatchNormalization(name="block1_conv1_bn")(x)
