@@ -422,23 +422,29 @@ def _ted_pt_to_en(*, batch_size=64, seed=0, data_dir=None, max_length=128, **_):
 # the model), each example from stateless random ops seeded by (seed, example index).
 
 
-def bert_special_ids(tokenizer):
-    """({token: id} of `BERT_SPECIAL_TOKENS`, vocabulary size) of a tokenizer.
+# What packing `[CLS] text [SEP] [PAD]...` needs; Google's BERT vocabularies have these.
+BERT_PACKING_TOKENS = ("[CLS]", "[SEP]", "[PAD]")
+
+
+def bert_special_ids(tokenizer, required=BERT_SPECIAL_TOKENS):
+    """({token: id} of the `required` special tokens, vocabulary size) of a tokenizer.
 
     `tokenizer` is a `TextTokenizer`, a keras-hub tokenizer with `get_vocabulary()`, or
-    a vocabulary list. A ValueError names every special token the vocabulary lacks.
+    a vocabulary list. A ValueError names every required token the vocabulary lacks.
+    Pre-training needs all of `BERT_SPECIAL_TOKENS`; classification only
+    `BERT_PACKING_TOKENS`.
     """
     tok = getattr(tokenizer, "tokenizer", tokenizer)
     vocab = list(tok.get_vocabulary() if hasattr(tok, "get_vocabulary") else tok)
     index = {token: i for i, token in enumerate(vocab)}
-    missing = [t for t in BERT_SPECIAL_TOKENS if t not in index]
+    missing = [t for t in required if t not in index]
     if missing:
         raise ValueError(
             f"The vocabulary lacks the BERT special tokens {missing} (it needs all of "
-            f"{BERT_SPECIAL_TOKENS}); learn it with make_tokenizer('wordpiece', texts, size, "
+            f"{tuple(required)}); learn it with make_tokenizer('wordpiece', texts, size, "
             "special_tokens=BERT_SPECIAL_TOKENS)."
         )
-    return {t: index[t] for t in BERT_SPECIAL_TOKENS}, len(vocab)
+    return {t: index[t] for t in required}, len(vocab)
 
 
 def mask_tokens(token_ids, selectable, seed, masking_rate, max_predictions, mask_id, random_ids):
@@ -597,7 +603,7 @@ def bert_classification_dataset(texts, labels, tokenizer, sequence_length, batch
     `[CLS] text [SEP]`, truncated to `sequence_length` and padded with [PAD]."""
     import tensorflow as tf
 
-    specials, _ = bert_special_ids(tokenizer)
+    specials, _ = bert_special_ids(tokenizer, BERT_PACKING_TOKENS)
     sequence_length = _positive(sequence_length, "sequence_length", 3)
     batch_size = _positive(batch_size, "batch_size")
     tok = getattr(tokenizer, "tokenizer", tokenizer)

@@ -95,7 +95,7 @@ def _wordpiece_from_file(path):
 def _special_ids(tokenizer, tokens):
     from keras_archs.data.text import bert_special_ids
 
-    specials, _ = bert_special_ids(tokenizer.get_vocabulary())  # names any missing token
+    specials, _ = bert_special_ids(tokenizer.get_vocabulary(), tokens)  # names missing ones
     return [specials[t] for t in tokens]
 
 

@@ -15,6 +15,8 @@ from keras_archs.applications.bert import (
     BERTTokenClassifier,
     backbone_config,
 )
+from keras_archs.data import text
+from keras_archs.data.images import DatasetUnavailableError
 from keras_archs.weights import from_keras_hub
 from tests.utils import SHARED_CPU_SLACK
 
@@ -244,3 +246,62 @@ def test_bert_tiny_learns_python_stdlib():
     assert result["mlm_accuracy"] >= 2 * result["most_frequent_accuracy"], result
     assert result["nsp_accuracy"] > 0.6, result
     assert result["train_seconds"] < 300 * SHARED_CPU_SLACK, result
+
+
+def _imdb_recipe():
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "applications")
+    sys.path.insert(0, os.path.abspath(root))
+    try:
+        import bert_finetune_imdb as recipe
+    finally:
+        sys.path.pop(0)
+    return recipe
+
+
+def _sentiment_texts(n, seed):
+    """Reviews of neutral filler words with one sentiment word that decides the label."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "movie", "plot", "actors", "was", "really", "quite", "and", "ending"]
+    words = {1: ["good", "great", "wonderful"], 0: ["bad", "awful", "boring"]}
+    texts, labels = [], []
+    for _ in range(n):
+        label = int(rng.integers(0, 2))
+        tokens = list(rng.choice(filler, int(rng.integers(4, 10))))
+        tokens.insert(int(rng.integers(0, len(tokens) + 1)), str(rng.choice(words[label])))
+        texts.append(" ".join(tokens))
+        labels.append(label)
+    return texts, labels
+
+
+def test_imdb_recipe_finetunes_with_a_google_style_vocabulary():
+    """The recipe's fine-tuning path (the IMDB download aside): a vocabulary with only
+    [PAD]/[UNK]/[CLS]/[SEP]/[MASK] (no [END], as Google's) and a held-out accuracy far
+    above chance on a task the pooled [CLS] vector must learn."""
+    import keras_hub
+
+    filler = "the movie plot actors was really quite and ending good great wonderful"
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *filler.split(), "bad"]
+    vocabulary += ["awful", "boring"]
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, dtype="int32")
+    keras.utils.set_random_seed(0)
+    backbone = BERT(**{**SMALL, "vocabulary_size": len(vocabulary)}, sequence_length=16)
+    _, accuracy = _imdb_recipe().finetune(
+        backbone,
+        tokenizer,
+        _sentiment_texts(512, 0),
+        _sentiment_texts(256, 1),
+        sequence_length=16,
+        epochs=10,  # from scratch (4 epochs stay at chance); a pre-trained encoder needs 2
+        learning_rate=1e-3,
+        verbose=0,
+    )
+    assert accuracy > 0.9, accuracy
+
+
+def test_imdb_recipe_fails_fast_offline(monkeypatch):
+    from keras_archs.data import images
+
+    monkeypatch.setattr(images, "_online", lambda *a, **k: False)
+    monkeypatch.setattr(text, "_online", lambda *a, **k: False)
+    with pytest.raises(DatasetUnavailableError, match="imdb_reviews"):
+        _imdb_recipe().main([])
