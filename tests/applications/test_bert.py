@@ -233,7 +233,7 @@ def test_recipe_vocabulary_file():
     assert ids.size > 10 and not np.isin(ids, list(specials.values())).any()
 
 
-BERT_STEPS = 3000  # set from the recipe's unshared timing
+BERT_STEPS = 3000  # lr 2e-3 annealed: MLM 0.234 vs 0.047, NSP 0.663 (929 s, loaded CPU)
 
 
 @pytest.mark.slow
