@@ -1,13 +1,16 @@
 """gpt_mini learns Python from the standard library's own sources, offline (Radford et al.).
 
-Run: `python applications/gpt_python_stdlib.py [--max-seconds 270] [--sample]`.
+Run: `python applications/gpt_python_stdlib.py [--steps 800 | --max-seconds 270] [--sample]`.
 
 The corpus is `python_stdlib` (`keras_archs.data.text`): the `.py` files of the running
 interpreter's standard library, split by file into training and validation with a
 fixed seed, read byte by byte with keras-hub's `ByteTokenizer` and packed into
 windows of 64 tokens. `gpt_mini` (4 pre-LN layers, width 128) trains with the
-next-token loss for `--max-seconds`, then reports its validation loss (nats per
-byte) next to the bigram model counted from the same training split.
+next-token loss for `--steps` (the learning rate warmed up, then cosine-annealed over
+exactly those steps) or for `--max-seconds`, then reports its validation loss (nats
+per byte) next to the bigram model counted from the same training split. Annealing
+over a known number of steps is what makes a short run good: 2,000 steps reach 1.505
+nats/byte against the bigram's 2.443 (38% below).
 `--sample` prints a greedy continuation of a prompt (cached `generate`).
 
 Online, `--data tiny_shakespeare` trains on tensorflow-datasets' tiny Shakespeare.
