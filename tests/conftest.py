@@ -5,6 +5,10 @@ import time
 import uuid
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Inherited by the xdist workers and every subprocess (glibc reads it at start): with one
+# malloc arena per thread, freed model weights stay mapped and a worker that builds every
+# model grew past 18 GiB on the 24 GiB CI machine and was OOM-killed.
+os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 
 # The JAX and torch runs of the generic suite (tests/backend_check.py) are separate
 # processes that start as soon as collection ends, so they overlap the whole TensorFlow
@@ -42,10 +46,39 @@ def _wanted(items):
     return wanted
 
 
+# Files that took minutes on the 2-core CI machine, longest first. --dist loadfile with
+# --no-loadscope-reorder (pyproject.toml) hands out whole files in this order, one at a
+# time, so the long ones start first and the short ones fill the gaps at the end. (By
+# default xdist orders files by test count: the backend file, 62 quick tests waiting on
+# the JAX run, went third and idled a worker; a 15-minute export went last.)
+LONG_FILES = (
+    "test_models.py",
+    "test_every_model.py",
+    "test_every_model_b.py",
+    "test_models_serialization.py",
+    "test_bert.py",
+    "test_gpt.py",
+    "test_transformer.py",
+    "test_seq2seq.py",
+    "test_inception.py",
+    "test_nasnet.py",
+    "test_xception.py",
+    "test_resnet.py",
+    "test_common.py",
+    "test_densenet.py",
+    "test_tcn.py",
+)
+
+
+def _file_order(item):
+    name = item.path.name
+    if name == "test_models_backends.py":
+        return len(LONG_FILES) + 1  # waits for the backend runs: last
+    return LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    # The test that waits for the backend runs goes last, so that under --dist loadfile
-    # its worker first takes every other file instead of idling at the start.
-    items.sort(key=lambda item: item.path.name == "test_models_backends.py")
+    items.sort(key=_file_order)  # stable: tests keep their order within a file
 
 
 def pytest_collection_finish(session):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import keras
@@ -103,31 +104,54 @@ def _inputs_and_expected(model, spec):
     return feed, {k: keras.ops.convert_to_numpy(v) for k, v in predicted.items()}
 
 
-@pytest.mark.slow
-def test_every_registered_model_serves_without_keras_archs(tmp_path):
-    items, expected, described = [], {}, {}
+def export_models(names, workdir):
+    """Builds and exports each model; writes its inputs, expected outputs and signatures.
+
+    Runs in a child process (see below): building and tracing every model grows a
+    process by gigabytes that TensorFlow does not give back.
+    """
+    items, described = [], {}
     started = time.perf_counter()
-    for name in keras_archs.list_models():
+    for name in names:
         spec = get_spec(name)
         keras.utils.set_random_seed(0)
         model = spec.build(**spec.test_kwargs)
         assert find_spec(model) is spec or find_spec(model, name) is spec
-        path = export_saved_model(model, tmp_path / name, name=name)
-        assert path == str(tmp_path / name / "1")
-        feed, expected[name] = _inputs_and_expected(model, spec)
+        path = export_saved_model(model, os.path.join(workdir, name), name=name)
+        assert path == os.path.join(workdir, name, "1")
+        feed, expected = _inputs_and_expected(model, spec)
         described[name] = describe_signatures(model, name)
-        np.savez(tmp_path / f"{name}_in.npz", **feed)
+        np.savez(os.path.join(workdir, f"{name}_in.npz"), **feed)
+        np.savez(os.path.join(workdir, f"{name}_expected.npz"), **expected)
         items.append(
             dict(
                 name=name,
                 path=path,
-                inputs=str(tmp_path / f"{name}_in.npz"),
-                outputs=str(tmp_path / f"{name}_out.npz"),
+                inputs=os.path.join(workdir, f"{name}_in.npz"),
+                outputs=os.path.join(workdir, f"{name}_out.npz"),
+                expected=os.path.join(workdir, f"{name}_expected.npz"),
                 signature=_id_signature(model),
             )
         )
         keras.backend.clear_session()
         print(f"{name}: built and exported at {time.perf_counter() - started:.1f} s", flush=True)
+    with open(os.path.join(workdir, "manifest.json"), "w") as f:
+        json.dump({"items": items, "described": described}, f)
+
+
+def check_models_serve_without_keras_archs(names, tmp_path):
+    """Exports each model (child process), serves all of them in a second fresh process
+    with keras_archs blocked, compares the outputs."""
+    started = time.perf_counter()
+    run_python(
+        "from tests.export.test_every_model import export_models\n"
+        f"export_models({list(names)!r}, {str(tmp_path)!r})\n",
+        timeout=3000,
+    )
+    with open(tmp_path / "manifest.json") as f:
+        manifest = json.load(f)
+    items, described = manifest["items"], manifest["described"]
+    expected = {item["name"]: dict(np.load(item["expected"])) for item in items}
     exported = time.perf_counter() - started
     code = f"import sys\nsys.argv = ['x', {json.dumps(json.dumps(items))}]\n"
     stdout = run_python(code + SERVE_WITHOUT_KERAS_ARCHS)
@@ -153,3 +177,10 @@ def test_every_registered_model_serves_without_keras_archs(tmp_path):
             np.testing.assert_allclose(
                 got[key], value, rtol=0, atol=1e-5, err_msg=f"{name}: output {key}"
             )
+
+
+# Half the registry here, the other half in test_every_model_b.py: two files, so the two
+# pytest-xdist workers (--dist loadfile) share the export of every model.
+@pytest.mark.slow
+def test_every_registered_model_serves_without_keras_archs(tmp_path):
+    check_models_serve_without_keras_archs(keras_archs.list_models()[0::2], tmp_path)
