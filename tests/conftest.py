@@ -53,6 +53,7 @@ def _wanted(items):
 # the JAX run, went third and idled a worker; a 15-minute export went last.)
 LONG_FILES = (
     "test_models.py",
+    "test_models_mixed.py",
     "test_every_model.py",
     "test_every_model_b.py",
     "test_models_serialization.py",

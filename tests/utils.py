@@ -168,11 +168,11 @@ def reload_in_fresh_process(items, backend=None, **env):
 def family_representatives():
     """The smallest registered model of each family (by reference parameter count).
 
-    These take the compiled (tf.function / jit) training path in the generic suite;
-    their larger siblings share every block with them and train eagerly there, because
-    tracing a deep graph dominates the suite's time (NASNet-Large on 2 CPU cores: 99 s
-    to trace and run one step in graph mode, 8 s eagerly).
+    The JAX and torch runs train these (tests/backend_check.py): compiling the training
+    step of every deep CNN there costs minutes each on 2 cores (JAX, DenseNet-121: over
+    500 s on a loaded CPU), and a family's larger sizes repeat the same blocks.
     """
+
     from keras_archs import list_models
     from keras_archs.registry import get_spec
 
