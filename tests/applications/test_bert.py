@@ -18,7 +18,6 @@ from keras_archs.applications.bert import (
 from keras_archs.data import text
 from keras_archs.data.images import DatasetUnavailableError
 from keras_archs.weights import from_keras_hub
-from tests.utils import SHARED_CPU_SLACK
 
 SMALL = dict(
     vocabulary_size=50,
