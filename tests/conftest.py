@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -19,22 +20,13 @@ os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 _STARTED = []
 
 
+_LOCAL_RUN_ID = uuid.uuid4().hex  # without xdist: one run per process
+
+
 def _run_dir(config):
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["testrunuid"] if workerinput else _local_run_id()
-    return os.path.join(_tmp_root(), f"keras_archs_backends_{run_id}")
-
-
-def _tmp_root():
-    import tempfile
-
-    return tempfile.gettempdir()
-
-
-def _local_run_id(_cache=[]):  # noqa: B006 - one id per process
-    if not _cache:
-        _cache.append(uuid.uuid4().hex)
-    return _cache[0]
+    run_id = workerinput["testrunuid"] if workerinput else _LOCAL_RUN_ID
+    return os.path.join(tempfile.gettempdir(), f"keras_archs_backends_{run_id}")
 
 
 def _wanted(items):

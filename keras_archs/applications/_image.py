@@ -201,38 +201,22 @@ def features_only_args(features_only, include_top, pooling):
     return (False, None) if features_only else (include_top, pooling)
 
 
-def prepare(
-    *,
-    features_only,
-    weights,
-    include_top,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    default_size,
-    min_size,
-    weights_key,
-):
-    """The common start of an ImageNet builder: validate every argument, resolve
-    `weights="imagenet"` to the file of `weights_key` (None: no ImageNet weights), make
-    the input. Returns (include_top, pooling, input_shape, weights, img_input)."""
-    include_top, pooling = features_only_args(features_only, include_top, pooling)
-    input_shape = check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=default_size,
-        min_size=min_size,
-        imagenet_available=weights_key is not None,
+def prepare(*, features_only, weights_key, **args):
+    """The common start of an ImageNet builder: validate every argument (`args` are
+    `check_image_args`'s), resolve `weights="imagenet"` to the file of `weights_key`
+    (None: no ImageNet weights), make the input.
+    Returns (include_top, pooling, input_shape, weights, img_input)."""
+    include_top, pooling = features_only_args(features_only, args["include_top"], args["pooling"])
+    args.update(include_top=include_top, pooling=pooling)
+    input_shape = check_image_args(**args, imagenet_available=weights_key is not None)
+    weights = resolve_weights(args["weights"], weights_key, include_top)
+    return (
+        include_top,
+        pooling,
+        input_shape,
+        weights,
+        image_input(input_shape, args["input_tensor"]),
     )
-    weights = resolve_weights(weights, weights_key, include_top)
-    return include_top, pooling, input_shape, weights, image_input(input_shape, input_tensor)
 
 
 def correct_pad(x, kernel_size):
