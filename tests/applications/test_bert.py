@@ -211,14 +211,16 @@ def test_bad_input_at_call_time():
     model(_inputs(length=20))  # in range: fine
 
 
-def _recipe():
+def _recipe(module="bert_pretrain_python_stdlib"):
+    """A recipe module of the top-level applications/ folder."""
+    import importlib
+
     root = os.path.join(os.path.dirname(__file__), "..", "..", "applications")
     sys.path.insert(0, os.path.abspath(root))
     try:
-        import bert_pretrain_python_stdlib as recipe
+        return importlib.import_module(module)
     finally:
         sys.path.pop(0)
-    return recipe
 
 
 def test_recipe_vocabulary_file():
@@ -250,16 +252,6 @@ def test_bert_tiny_learns_python_stdlib():
     assert result["train_seconds"] < 1200, result
 
 
-def _imdb_recipe():
-    root = os.path.join(os.path.dirname(__file__), "..", "..", "applications")
-    sys.path.insert(0, os.path.abspath(root))
-    try:
-        import bert_finetune_imdb as recipe
-    finally:
-        sys.path.pop(0)
-    return recipe
-
-
 def _sentiment_texts(n, seed):
     """Reviews of neutral filler words with one sentiment word that decides the label."""
     rng = np.random.default_rng(seed)
@@ -287,7 +279,7 @@ def test_imdb_recipe_finetunes_with_a_google_style_vocabulary():
     tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, dtype="int32")
     keras.utils.set_random_seed(0)
     backbone = BERT(**{**SMALL, "vocabulary_size": len(vocabulary)}, sequence_length=16)
-    _, accuracy = _imdb_recipe().finetune(
+    _, accuracy = _recipe("bert_finetune_imdb").finetune(
         backbone,
         tokenizer,
         _sentiment_texts(512, 0),
@@ -306,4 +298,4 @@ def test_imdb_recipe_fails_fast_offline(monkeypatch):
     monkeypatch.setattr(images, "_online", lambda *a, **k: False)
     monkeypatch.setattr(text, "_online", lambda *a, **k: False)
     with pytest.raises(DatasetUnavailableError, match="imdb_reviews"):
-        _imdb_recipe().main([])
+        _recipe("bert_finetune_imdb").main([])
