@@ -1,7 +1,7 @@
 """BERT-Tiny pre-trained offline on the Python standard library: masked tokens and
 next-sentence prediction (Devlin et al. 2018).
 
-Run: `python applications/bert_pretrain_python_stdlib.py [--max-seconds 280]`;
+Run: `python applications/bert_pretrain_python_stdlib.py [--steps 1700 | --max-seconds 280]`;
 `--learn-vocabulary` first re-learns the WordPiece vocabulary.
 
 - Tokenizer: keras-hub's `WordPieceTokenizer` over a vocabulary learned offline from
@@ -13,7 +13,8 @@ Run: `python applications/bert_pretrain_python_stdlib.py [--max-seconds 280]`;
   next segment), 15% of the non-special tokens chosen, 80/10/10 [MASK]/random/same.
 - Model: `BERT(preset="bert_tiny")` (2 x 128, 2 heads) with the learned vocabulary,
   under `BERTPretrainer`; AdamW at 2e-3, decayed linearly to 1% over the run
-  (`--steps`; 3,000 steps reach NSP 0.66, MLM accuracy 5x the most-frequent baseline).
+  (`--steps`; 1,700 steps, 241 s on 2 cores, reach NSP 0.668 and a masked-token accuracy
+  of 0.160, 3.4x the most-frequent baseline's 0.047).
 
 It reports, on the validation split, the masked-token accuracy next to the accuracy
 of always predicting the most frequent masked token, and the NSP accuracy.
@@ -130,6 +131,7 @@ def run(
     validation_examples=2048,
     seed=0,
     verbose=1,
+    jit_compile=False,
 ):
     """Pre-trains bert_tiny for `steps` (the learning rate decayed over them), or for
     `max_seconds` when `steps` is None; returns a dict of the measured numbers."""
@@ -161,7 +163,7 @@ def run(
     pretrainer.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0),
         loss=pretraining_losses(),
-        jit_compile=False,
+        jit_compile=jit_compile,
     )
     start = time.time()
     if steps:
@@ -189,14 +191,15 @@ def run(
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-seconds", type=float, default=280)
-    parser.add_argument("--steps", type=int, default=None, help="default: train by time")
+    parser.add_argument("--steps", type=int, default=1700, help="about 5 minutes on 2 cores")
+    parser.add_argument("--max-seconds", type=float, default=None, help="train by time instead")
     parser.add_argument("--learn-vocabulary", action="store_true")
     parser.add_argument("--train-files", type=int, default=None)
     args = parser.parse_args()
     if args.learn_vocabulary or not os.path.exists(VOCAB_PATH):
         print("learned", learn_vocabulary())
-    print(run(args.max_seconds, args.steps, train_files=args.train_files))
+    steps = None if args.max_seconds else args.steps
+    print(run(args.max_seconds, steps, train_files=args.train_files))
 
 
 if __name__ == "__main__":

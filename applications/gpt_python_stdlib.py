@@ -29,6 +29,7 @@ import numpy as np
 
 from keras_archs.applications.gpt import GPT, causal_lm_loss, generate
 from keras_archs.data import text
+from keras_archs.training import choose_policy
 
 
 class _StopAfter(keras.callbacks.Callback):
@@ -73,6 +74,7 @@ def run(
     seed=0,
     corpus=None,
     verbose=True,
+    jit_compile=None,
 ):
     """Trains gpt_mini for `steps` (the learning rate annealed over them), or for
     `max_seconds` when `steps` is None; returns the model, losses and step count."""
@@ -93,9 +95,12 @@ def run(
         warmup_target=learning_rate,
         warmup_steps=warmup_steps,
     )
+    if jit_compile is None:  # XLA on TensorFlow's CPU too: see keras_archs.training.policy
+        jit_compile = choose_policy("gpt_mini").jit_compile
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0),
         loss=causal_lm_loss(),
+        jit_compile=jit_compile,
     )
     start = time.perf_counter()
     if steps:

@@ -32,6 +32,7 @@ from keras_archs.applications.transformer import (
     transformer_loss,
 )
 from keras_archs.data import tasks
+from keras_archs.training import choose_policy
 
 DIGITS = 3
 
@@ -74,6 +75,7 @@ def run(
     num_train=50_000,
     seed=0,
     verbose=True,
+    jit_compile=None,
 ):
     """Trains until held-out exact match >= target; returns a dict of what it reached."""
     keras.utils.set_random_seed(seed)
@@ -97,10 +99,13 @@ def run(
         warmup_target=learning_rate,
         warmup_steps=warmup_steps,
     )
+    if jit_compile is None:  # XLA on TensorFlow's CPU too: see keras_archs.training.policy
+        jit_compile = choose_policy("transformer").jit_compile
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, beta_2=0.98, epsilon=1e-9),
         loss=transformer_loss(label_smoothing),
         metrics=["sparse_categorical_accuracy"],
+        jit_compile=jit_compile,
     )
     x = model_inputs(train)
     start = time.perf_counter()

@@ -75,13 +75,9 @@ def test_registering_twice_is_an_error():
 
 
 def test_readme_model_table_is_fresh():
-    import importlib.util
-    import os
+    from tests.utils import load_module
 
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts", "update_readme.py")
-    spec = importlib.util.spec_from_file_location("update_readme", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module("scripts/update_readme.py")
     with open(module.README) as f:
         text = f.read()
     assert module.render(text) == text, "run: python scripts/update_readme.py"

@@ -14,6 +14,18 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def load_module(relative_path):
+    """A repository script (`applications/x.py`, `scripts/y.py`) imported as a module."""
+    import importlib.util
+
+    path = os.path.join(REPO, relative_path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def subprocess_env(backend=None, **extra):
     env = dict(os.environ)
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"

@@ -40,6 +40,19 @@ _RULES = [
     _Rule("alexnet", "tensorflow", "cpu", False, "float32",
           "scripts/bench_policy.py alexnet --steps 10 (2-core CPU, 63x63x1, batch 32): "
           "XLA 0.50x and mixed_bfloat16 1.00x the steps/s of float32 graph mode"),
+    # Attention models on a CPU: XLA's gain on a lone step does not survive a real run.
+    _Rule("gpt*", "tensorflow", "cpu", False, "float32",
+          "applications/gpt_python_stdlib.py, 800 steps (2-core CPU, gpt_mini, batch 32 x "
+          "64): 153 s with XLA, 153 s without (partly sharing the cores); "
+          "scripts/bench_gpt.py (batch 8 x 128): XLA 20.0k vs graph 17.4k tokens/s"),
+    _Rule("transformer", "tensorflow", "cpu", False, "float32",
+          "applications/transformer_addition.py (2-core CPU), 2 epochs: XLA 62 s vs graph "
+          "37 s; compiling the training step and greedy decoding costs more than the 8% it "
+          "saves per later epoch (12 s vs 13 s)"),
+    _Rule("bert*", "tensorflow", "cpu", False, "float32",
+          "applications/bert_pretrain_python_stdlib.py, 300 steps (2-core CPU, bert_tiny, "
+          "batch 64 x 64): XLA 54.7 s vs graph 52.7 s; scripts/bench_bert.py (batch 32 x "
+          "128): 305 ms per step either way"),
     # Defaults.
     _Rule("*", "jax", "*", True, "float32", "JAX always compiles with XLA"),
     _Rule("*", "torch", "*", False, "float32", "torch backend: XLA is not used"),

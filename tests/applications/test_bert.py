@@ -18,6 +18,7 @@ from keras_archs.applications.bert import (
 from keras_archs.data import text
 from keras_archs.data.images import DatasetUnavailableError
 from keras_archs.weights import from_keras_hub
+from tests.utils import SHARED_CPU_SLACK, load_module
 
 SMALL = dict(
     vocabulary_size=50,
@@ -234,22 +235,21 @@ def test_recipe_vocabulary_file():
     assert ids.size > 10 and not np.isin(ids, list(specials.values())).any()
 
 
-BERT_STEPS = 3000  # lr 2e-3 annealed: MLM 0.234 vs 0.047, NSP 0.663 (929 s, loaded CPU)
+# lr 2e-3 decayed over the run: MLM 0.160 vs 0.047, NSP 0.668 in 241 s with the 2 cores to
+# itself (3,000 steps: MLM 0.234, NSP 0.663, but about 500 s).
+BERT_STEPS = 1700
 
 
 @pytest.mark.slow
-def test_bert_tiny_learns_python_stdlib():
-    """bert_tiny pre-trained for a fixed number of steps: masked tokens at least twice the
-    most-frequent-token accuracy and NSP above 0.6, both on the validation split
-    (measured: MLM 0.234 vs 0.047, NSP 0.663)."""
+def test_bert_tiny_learns_python_stdlib_in_5_minutes():
+    """bert_tiny pre-trained for the steps that take 5 minutes on 2 cores: masked tokens at
+    least twice the most-frequent-token accuracy and NSP above 0.6, both on the validation
+    split (measured: MLM 0.160 vs 0.047, NSP 0.668)."""
     result = _recipe().run(steps=BERT_STEPS, train_files=400, verbose=0)
     print(result)
     assert result["mlm_accuracy"] >= 2 * result["most_frequent_accuracy"], result
     assert result["nsp_accuracy"] > 0.6, result
-    # Issue 8's "5 minutes on 2 cores" is not yet shown for these steps: 702 s with two
-    # other training runs sharing the cores (issue 8 stays open); this bound only catches
-    # a large slowdown.
-    assert result["train_seconds"] < 1200, result
+    assert result["train_seconds"] < 300 * SHARED_CPU_SLACK, result
 
 
 def _sentiment_texts(n, seed):
@@ -299,3 +299,18 @@ def test_imdb_recipe_fails_fast_offline(monkeypatch):
     monkeypatch.setattr(text, "_online", lambda *a, **k: False)
     with pytest.raises(DatasetUnavailableError, match="imdb_reviews"):
         _recipe("bert_finetune_imdb").main([])
+
+
+@pytest.mark.slow
+def test_training_step_is_as_fast_as_keras_hubs():
+    """scripts/bench_bert.py in this process: bert_tiny under the same MLM and NSP heads as
+    keras-hub's BertBackbone, same batch, precision and jit_compile (the policy's)."""
+    from keras_archs.training import choose_policy
+
+    bench = load_module("scripts/bench_bert.py")
+    jit = choose_policy("bert_tiny").jit_compile
+    result = bench.bench("bert_tiny", steps=8, repeats=5, jit_compile=jit)
+    print(result)
+    # Measured on the idle 2-core CPU: 0.98 to 1.03 (graph and XLA); the bound allows that
+    # spread, as for GPT (tests/applications/test_gpt.py PARITY).
+    assert result["speedup"] >= 0.9, result

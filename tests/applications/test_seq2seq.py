@@ -1,9 +1,6 @@
 """Seq2Seq: teacher forcing, greedy decoding (consistent, compiled once), bad input,
 reload, `keras-archs train seq2seq`, and 3-digit addition with and without attention."""
 
-import importlib.util
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -11,7 +8,7 @@ import pytest
 from keras_archs import cli
 from keras_archs.applications import Seq2Seq
 from keras_archs.applications.seq2seq import greedy_decode
-from tests.utils import REPO
+from tests.utils import load_module
 
 START, END, PAD = 1, 2, 0
 
@@ -145,11 +142,7 @@ def test_keras_archs_train_seq2seq(tmp_path, capsys):
 
 
 def _recipe():
-    path = os.path.join(REPO, "applications", "seq2seq_addition.py")
-    spec = importlib.util.spec_from_file_location("seq2seq_addition", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("applications/seq2seq_addition.py")
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """TCN: causality, receptive field (formula and impulse response), keras-tcn parameter
 count, bad input, the adding problem, and `keras-archs train tcn`."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 from keras_archs import cli
 from keras_archs.applications import TCN
 from keras_archs.registry import get_spec
-from tests.utils import REPO, subprocess_env
+from tests.utils import REPO, load_module, subprocess_env
 
 
 def keras_tcn_param_count(nb_filters, kernel_size, dilations, nb_stacks, features, norm=None):
@@ -146,11 +145,7 @@ def test_list_of_filters_without_skip_connections():
 
 
 def _recipe(name):
-    path = os.path.join(REPO, "applications", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f"applications/{name}.py")
 
 
 @pytest.mark.slow

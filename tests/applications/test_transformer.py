@@ -1,8 +1,5 @@
 """Transformer: exact size, tying, masks, cached greedy decoding, loss, learning."""
 
-import importlib.util
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -13,7 +10,7 @@ from keras_archs.applications.transformer import (
     Transformer,
     greedy_decode,
 )
-from tests.utils import REPO, SHARED_CPU_SLACK
+from tests.utils import SHARED_CPU_SLACK, load_module
 
 TINY = dict(
     vocabulary_size=20,
@@ -171,10 +168,7 @@ def test_label_smoothed_loss_matches_its_definition():
 
 @pytest.mark.slow
 def test_learns_addition_to_095_exact_match_within_5_minutes():
-    path = os.path.join(REPO, "applications", "transformer_addition.py")
-    spec = importlib.util.spec_from_file_location("transformer_addition", path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_module("applications/transformer_addition.py")
     # Epochs until 0.95 on the held-out pairs: 0.9685 after 4 epochs, 165 s (sharing the
     # 2 cores with two other training runs).
     result = recipe.run(max_seconds=float("inf"), max_epochs=12, verbose=False)
