@@ -18,6 +18,10 @@ os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 # test that reads the results (on whichever worker) waits for their files. They run at a
 # lower CPU priority so that the timed tests in the workers keep their cores.
 _STARTED = []
+# JAX compiles on one core: alone it was the last process running for 11 minutes of a CI
+# run, with the other core idle. Two JAX processes, each with half of the models, share
+# that tail between both cores.
+SHARDS = {"jax": 2}
 
 
 _LOCAL_RUN_ID = uuid.uuid4().hex  # without xdist: one run per process
@@ -86,41 +90,50 @@ def pytest_collection_finish(session):
     from tests.utils import REPO, subprocess_env
 
     for backend, names in sorted(wanted.items()):
-        log = open(os.path.join(run_dir, f"{backend}.log"), "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(REPO, "tests", "backend_check.py"),
-                os.path.join(run_dir, f"{backend}.json"),
-                *sorted(names),
-            ],
-            env=subprocess_env(backend),
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            preexec_fn=lambda: os.nice(10),
-        )
-        with open(os.path.join(run_dir, f"{backend}.pid"), "w") as f:
-            f.write(str(proc.pid))
-        _STARTED.append((proc, log))
+        names = sorted(names)
+        shards = SHARDS.get(backend, 1)
+        for shard in range(shards):
+            stem = os.path.join(run_dir, f"{backend}.{shard}")
+            log = open(stem + ".log", "w")  # noqa: SIM115
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.join(REPO, "tests", "backend_check.py"),
+                    stem + ".json",
+                    *names[shard::shards],
+                ],
+                env=subprocess_env(backend),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                preexec_fn=lambda: os.nice(10),
+            )
+            with open(stem + ".pid", "w") as f:
+                f.write(str(proc.pid))
+            _STARTED.append((proc, log))
 
 
-def backend_results_path(config, backend, timeout=3600):
-    """Waits for the backend run's results file; raises with its log if the run died."""
+def merged_backend_results(config, backend, timeout=3600):
+    """The merged results of a backend's runs; raises with a run's log if it died."""
+    import json
+
     run_dir = _run_dir(config)
-    out = os.path.join(run_dir, f"{backend}.json")
-    log = os.path.join(run_dir, f"{backend}.log")
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(out):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{backend} backend run gave no results in {timeout} s")
-        if not _alive(os.path.join(run_dir, f"{backend}.pid")):
-            time.sleep(1)  # the rename may land just after the exit
-            if os.path.exists(out):
-                break
-            with open(log) as f:
-                raise RuntimeError(f"{backend} backend run died:\n{f.read()[-5000:]}")
-        time.sleep(2)
-    return out
+    results = {}
+    for shard in range(SHARDS.get(backend, 1)):
+        stem = os.path.join(run_dir, f"{backend}.{shard}")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(stem + ".json"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{backend} backend run gave no results in {timeout} s")
+            if not _alive(stem + ".pid"):
+                time.sleep(1)  # the rename may land just after the exit
+                if os.path.exists(stem + ".json"):
+                    break
+                with open(stem + ".log") as f:
+                    raise RuntimeError(f"{backend} backend run died:\n{f.read()[-5000:]}")
+            time.sleep(2)
+        with open(stem + ".json") as f:
+            results.update(json.load(f))
+    return results
 
 
 def _alive(pid_file):

@@ -1,11 +1,10 @@
 """The generic suite, part 3: forward pass and `.keras` round trip of every registered
-model under JAX and under torch (tests/backend_check.py, one subprocess per backend,
-started by tests/conftest.py), and a float32 and a mixed-precision training step for
-each family's smallest model.
+model under JAX and under torch (tests/backend_check.py subprocesses started by
+tests/conftest.py), and a float32 and a mixed-precision training step for each
+family's smallest model (DenseNet's with two layers per block).
 """
 
 import importlib.util
-import json
 import math
 
 import pytest
@@ -21,11 +20,9 @@ BACKENDS = ["jax"] + (["torch"] if importlib.util.find_spec("torch") else [])
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_results(request):
     """Results of tests/backend_check.py under one backend (started by conftest.py)."""
-    from tests.conftest import backend_results_path
+    from tests.conftest import merged_backend_results
 
-    out = backend_results_path(request.config, request.param)
-    with open(out) as f:
-        results = json.load(f)
+    results = merged_backend_results(request.config, request.param)
     assert results["backend"] == request.param
     return results
 
