@@ -80,7 +80,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_collection_finish(session):
     wanted = _wanted(session.items)
-    if not wanted:
+    if not wanted or session.config.option.collectonly:
         return
     run_dir = _run_dir(session.config)
     try:
