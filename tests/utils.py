@@ -199,7 +199,9 @@ def family_representatives():
 
 # The issues' "within N minutes on a 2-core CPU" budgets hold for a run that has the two
 # cores to itself (the recipes' docstrings give those timings). In the suite two pytest-xdist
-# workers share the cores, so a timed test gets at least half of them: its wall-clock bound
-# is the budget times this factor, and its quality bar is set by a fixed number of steps or
-# epochs, so the result does not depend on how busy the machine is.
-SHARED_CPU_SLACK = 2.0
+# workers share the cores, and the JAX/torch runs (tests/conftest.py) take a low-priority
+# share as well: BERT's 1,700 steps took 241 s alone and 474 s and 521 s in two CI runs
+# (2.2x). A timed test's wall-clock bound is the budget times this factor, and its quality
+# bar is set by a fixed number of steps or epochs, so the result does not depend on how
+# busy the machine is.
+SHARED_CPU_SLACK = 2.5
