@@ -35,6 +35,7 @@ import numpy as np
 
 from keras_archs.applications.bert import BERT, BERTPretrainer, pretraining_losses
 from keras_archs.data import text
+from keras_archs.training import choose_policy
 
 VOCAB_PATH = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "bert_python_stdlib_vocab.txt"
@@ -131,7 +132,7 @@ def run(
     validation_examples=2048,
     seed=0,
     verbose=1,
-    jit_compile=False,
+    jit_compile=None,
 ):
     """Pre-trains bert_tiny for `steps` (the learning rate decayed over them), or for
     `max_seconds` when `steps` is None; returns a dict of the measured numbers."""
@@ -160,6 +161,8 @@ def run(
     schedule = keras.optimizers.schedules.PolynomialDecay(
         learning_rate, steps or 20_000, learning_rate * 0.01
     )
+    if jit_compile is None:  # the measured choice for this model, backend and device
+        jit_compile = choose_policy("bert_tiny").jit_compile
     pretrainer.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0),
         loss=pretraining_losses(),

@@ -95,7 +95,7 @@ def run(
         warmup_target=learning_rate,
         warmup_steps=warmup_steps,
     )
-    if jit_compile is None:  # XLA on TensorFlow's CPU too: see keras_archs.training.policy
+    if jit_compile is None:  # the measured choice for this model, backend and device
         jit_compile = choose_policy("gpt_mini").jit_compile
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0),

@@ -99,7 +99,7 @@ def run(
         warmup_target=learning_rate,
         warmup_steps=warmup_steps,
     )
-    if jit_compile is None:  # XLA on TensorFlow's CPU too: see keras_archs.training.policy
+    if jit_compile is None:  # the measured choice for this model, backend and device
         jit_compile = choose_policy("transformer").jit_compile
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, beta_2=0.98, epsilon=1e-9),
