@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ _REGISTRY: dict[str, ModelSpec] = {}
 _ALIASES: dict[str, str] = {}
 _TASKS = ("image_classification", "sequence", "seq2seq", "language_model", "text_encoder")
 _PARAM_KINDS = ("total", "trainable")
+PREPROCESSING_MODES = ("caffe", "tf", "torch", "scale", None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +46,14 @@ class ModelSpec:
         aliases: other names that resolve to this model.
         feature_layers: for CNNs, the layer whose output each feature-pyramid key
             ("P1".."P5", stride 2**i) of `create_model(name, features_only=True)` is.
+        weights: the family's `WEIGHTS` entry of this model's ImageNet file (URLs,
+            hashes, origin), which `keras_archs.weights` reads; None without one.
+        preprocessing: how pixels in [0, 255] are prepared for this model, one of
+            `PREPROCESSING_MODES` (keras.applications' `preprocess_input` modes, "scale"
+            for [0, 1], None for non-image models); the export reads it.
+        model_names: fnmatch patterns of the names the builder gives its models where
+            that name depends on the arguments (MobileNet's "mobilenet_0.25_128", as in
+            keras.applications); by default the builder's default `name`.
     """
 
     name: str
@@ -64,6 +72,9 @@ class ModelSpec:
     aliases: tuple = ()
     builder_kwargs: dict = dataclasses.field(default_factory=dict)
     feature_layers: dict = dataclasses.field(default_factory=dict)
+    weights: dict | None = None
+    preprocessing: str | None = None
+    model_names: tuple = ()
 
     @property
     def idea(self) -> str:
@@ -93,6 +104,8 @@ class ModelSpec:
             "aliases": list(self.aliases),
             "idea": self.idea,
             "feature_layers": dict(self.feature_layers),
+            "preprocessing": self.preprocessing,
+            "imagenet_weights": self.weights is not None,
         }
 
 
@@ -121,6 +134,9 @@ def register_model(
     builder_kwargs: dict | None = None,
     builder: Callable | None = None,
     feature_layers: dict | None = None,
+    weights: dict | None = None,
+    preprocessing: str | None = None,
+    model_names: tuple = (),
 ):
     """Registers a builder under `name`. Use as a decorator, or pass `builder=`.
 
@@ -134,6 +150,10 @@ def register_model(
         raise ValueError(f"Unknown task={task!r}; expected one of {_TASKS}.")
     if params_kind not in _PARAM_KINDS:
         raise ValueError(f"Unknown params_kind={params_kind!r}; expected one of {_PARAM_KINDS}.")
+    if preprocessing not in PREPROCESSING_MODES:
+        raise ValueError(
+            f"Unknown preprocessing={preprocessing!r}; expected one of {PREPROCESSING_MODES}."
+        )
 
     def decorator(fn):
         if name in _REGISTRY or name in _ALIASES:
@@ -155,6 +175,9 @@ def register_model(
             aliases=tuple(aliases),
             builder_kwargs=dict(builder_kwargs or {}),
             feature_layers=dict(feature_layers or {}),
+            weights=dict(weights) if weights else None,
+            preprocessing=preprocessing,
+            model_names=tuple(model_names),
         )
         for alias in aliases:
             _ALIASES[alias] = name
@@ -163,16 +186,10 @@ def register_model(
     return decorator(builder) if builder is not None else decorator
 
 
-def _ensure_loaded():
-    # Importing the applications package runs every family's registrations.
-    importlib.import_module("keras_archs.applications")
-
-
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted registry names matching an fnmatch `pattern` (aliases are not listed)."""
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a string such as 'resnet*'; got {pattern!r}.")
-    _ensure_loaded()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern.lower()))
 
 
@@ -180,7 +197,6 @@ def get_spec(name: str) -> ModelSpec:
     """The `ModelSpec` of `name` (or of an alias); ValueError with close matches otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"Model name must be a string; got {name!r}.")
-    _ensure_loaded()
     key = name.lower()
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
@@ -192,6 +208,22 @@ def get_spec(name: str) -> ModelSpec:
             f"Known models: {', '.join(sorted(_REGISTRY))} (see keras_archs.list_models())."
         )
     return _REGISTRY[key]
+
+
+def find_by_model_name(model_name: str) -> ModelSpec | None:
+    """The spec of the model a builder named `model_name` with its default `name` (e.g.
+    "resnet50v2" for `resnet50_v2`; MobileNet's names follow its `model_names` patterns),
+    or None. An exact lookup: a renamed model is not guessed."""
+    for spec in _REGISTRY.values():
+        if any(fnmatch.fnmatchcase(model_name, p) for p in spec.model_names):
+            return spec
+        try:
+            default = inspect.signature(spec.builder).parameters["name"].default
+        except (KeyError, TypeError, ValueError):
+            continue
+        if default == model_name or (default is None and spec.name == model_name):
+            return spec
+    return None
 
 
 def create_model(name: str, **kwargs):
@@ -211,7 +243,7 @@ def markdown_table() -> str:
         "|---|---|---|---|---:|---|",
     ]
     for name in list_models():
-        spec = _REGISTRY[name]
+        spec = get_spec(name)
         params = "-" if spec.reference_params is None else f"{spec.reference_params:,}"
         if spec.reference_params is not None and spec.params_kind == "trainable":
             params += " trainable"

@@ -1,4 +1,12 @@
-"""Builders of the classic architectures, one module per family.
+"""Builders of the classic architectures, one module per family, all in one template.
+
+Each family module reads in the same order: a docstring with the papers and the one
+idea; its weight files as data (`WEIGHTS`); `preprocess_input` / `decode_predictions`;
+private blocks; one private builder; then one explicit `def Name(...)` per registered
+variant, which forwards to that builder (text families register one name per entry of
+their `PRESETS` table). Image builders enter through `_image.prepare(...)` and leave
+through `build.finish(...)`, which own argument checks, the input, the data format, the
+top, pooling, weights and `features_only`. CONTRIBUTING.md walks through one family.
 
 Importing this package registers every family in `keras_archs.registry`.
 """
@@ -29,12 +37,26 @@ from keras_archs.applications.transformer import Transformer
 from keras_archs.applications.vgg import VGG16, VGG19
 from keras_archs.applications.xception import Xception
 
-__all__ = ["TCN", "AlexNet", "BidirectionalRNN", "LeNet5", "Seq2Seq", "StackedRNN"]
-__all__ += [  # issue 4: VGG, ResNet, Inception
+__all__ = [
+    "BERT",
+    "GPT",
+    "TCN",
     "VGG16",
     "VGG19",
+    "AlexNet",
+    "BidirectionalRNN",
+    "DenseNet",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
     "InceptionV1",
     "InceptionV3",
+    "LeNet5",
+    "MobileNet",
+    "MobileNetV2",
+    "NASNet",
+    "NASNetLarge",
+    "NASNetMobile",
     "ResNet18",
     "ResNet34",
     "ResNet50",
@@ -43,18 +65,8 @@ __all__ += [  # issue 4: VGG, ResNet, Inception
     "ResNet101V2",
     "ResNet152",
     "ResNet152V2",
-]
-__all__ += [  # issue 5: DenseNet, MobileNet, Xception, NASNet
-    "DenseNet",
-    "DenseNet121",
-    "DenseNet169",
-    "DenseNet201",
-    "MobileNet",
-    "MobileNetV2",
-    "NASNet",
-    "NASNetLarge",
-    "NASNetMobile",
+    "Seq2Seq",
+    "StackedRNN",
+    "Transformer",
     "Xception",
 ]
-__all__ += ["GPT", "Transformer"]  # issue 7: GPT, Transformer
-__all__ += ["BERT"]  # issue 8: BERT

@@ -1,9 +1,30 @@
-"""Shared argument checks, inputs and heads for the image builders.
+"""The way into and out of every image builder: `prepare(...)` and `ImageBuild.finish(...)`.
 
-Every image builder keeps the keras.applications signature and behaviour
-(DESIGN.md rule 4). This module holds that behaviour once: argument validation
-(raised before any tensor work), the input tensor, the pooling/classifier head
-and weight loading. Only "channels_last" is supported.
+Every image builder keeps keras.applications' signature and behaviour. This module
+holds that behaviour once, so a family module contains only its architecture:
+
+    with _image.prepare(include_top=..., weights=..., ..., default_size=224,
+                        min_size=32, imagenet=WEIGHTS["resnet50"]) as build:
+        x = _stem(build.x)          # build.x: the input, channels_last
+        ...
+        return build.finish(x, top=..., feature_layers=FEATURE_LAYERS)
+
+`prepare` checks every argument before any tensor work (a `ValueError`/`TypeError`
+naming the argument, the value and what is accepted), resolves `weights="imagenet"`
+to keras.applications' cached file and makes the input. `finish` adds the top (or the
+global pooling), builds the `keras.Model`, loads the weights and, with
+`features_only=True`, returns the feature pyramid instead.
+
+Data format: the builders honour `keras.config.image_data_format()` (or their
+`data_format` argument). Under "channels_first" the model takes (batch, channels,
+height, width) inputs and returns channels-first feature maps, with the same layers,
+parameter count and weight files as the channels_last model and, for the same weights,
+the same outputs on transposed inputs. Inside, the network computes channels_last (one
+transpose after the input, one before a feature-map output): the published weights,
+the custom layers and the CPU kernels (oneDNN, XLA) are all channels_last, and one
+layout inside means one set of layers to test. Layers are therefore created while the
+`with` block holds the global setting at "channels_last"; it is restored on exit, also
+when building fails.
 """
 
 from __future__ import annotations
@@ -12,67 +33,39 @@ import os
 
 import keras
 
+from keras_archs.validation import check_bool, check_choice, is_int
+
 _POOLINGS = (None, "avg", "max")
+_DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_image_args(
-    *,
-    weights,
-    include_top,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    default_size,
-    min_size,
-    default_channels=3,
-    imagenet_available=False,
-    require_fixed_shape=None,
-):
-    """Validates builder arguments and returns the input shape to build with.
-
-    Mirrors keras.applications' `obtain_input_shape`, but accepts any channel
-    count when `weights` is None, and names the argument, the value and what is
-    accepted in every error.
-
-    Args:
-        require_fixed_shape: whether the spatial size must be known (a Flatten
-            top). Defaults to `include_top`.
-    """
-    if require_fixed_shape is None:
-        require_fixed_shape = include_top
-    allowed_weights = "None, 'imagenet' or the path to a weights file"
+def _check_weights(weights, imagenet_available):
+    accepted = "None, 'imagenet' or the path to a weights file"
     if not imagenet_available:
-        allowed_weights = "None or the path to a weights file"
+        accepted = "None or the path to a weights file"
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(f"weights must be {allowed_weights}; got weights={weights!r}.")
+        raise TypeError(f"weights must be {accepted}; got weights={weights!r}.")
     if weights == "imagenet":
         if not imagenet_available:
             raise ValueError(
                 "weights='imagenet' is not available for this architecture (no published "
-                f"ImageNet weights in keras.applications' layout); use {allowed_weights}."
+                f"ImageNet weights in keras.applications' layout); use {accepted}."
             )
     elif weights is not None and not os.path.isfile(weights):
         raise ValueError(
-            f"weights must be {allowed_weights}; got weights={str(weights)!r}, "
+            f"weights must be {accepted}; got weights={os.fspath(weights)!r}, "
             "which is not an existing file."
         )
-    if not isinstance(include_top, bool):
-        raise TypeError(f"include_top must be True or False; got include_top={include_top!r}.")
-    if not _is_int(classes) or classes < 1:
+
+
+def _check_head(weights, include_top, classes, classifier_activation):
+    if not is_int(classes) or classes < 1:
         raise ValueError(f"classes must be an integer >= 1; got classes={classes!r}.")
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(
             "With weights='imagenet' and include_top=True, classes must be 1000 (the "
             f"ImageNet classes); got classes={classes}. Use include_top=False or weights=None."
         )
-    if pooling not in _POOLINGS:
-        raise ValueError(f"pooling must be one of None, 'avg' or 'max'; got pooling={pooling!r}.")
     if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
             "With weights='imagenet', classifier_activation must be None or 'softmax'; "
@@ -87,53 +80,186 @@ def check_image_args(
                 f"got classifier_activation={classifier_activation!r}."
             ) from e
 
+
+def _shape_of(input_tensor):
+    try:
+        shape = tuple(keras.ops.shape(input_tensor)[1:])
+    except Exception as e:
+        raise ValueError(
+            f"input_tensor must be a Keras or backend tensor; got {input_tensor!r}."
+        ) from e
+    return tuple(d if d is None else int(d) for d in shape)
+
+
+def check_input_shape(
+    input_shape,
+    input_tensor,
+    *,
+    weights,
+    data_format,
+    default_size,
+    min_size,
+    default_channels,
+    require_fixed_shape,
+):
+    """The input shape to build with, in channels_last order (height, width, channels).
+
+    Mirrors keras.applications' `obtain_input_shape`, but accepts any channel count
+    when `weights` is None, and names the argument, the value and what is accepted.
+    `input_shape` (and `input_tensor`'s shape) are read in `data_format` order.
+    """
+    first = data_format == "channels_first"
+    order = "(channels, height, width)" if first else "(height, width, channels)"
     if input_shape is None and input_tensor is not None:
-        try:
-            input_shape = tuple(keras.ops.shape(input_tensor)[1:])
-        except Exception as e:
-            raise ValueError(
-                f"input_tensor must be a Keras or backend tensor; got {input_tensor!r}."
-            ) from e
-        input_shape = tuple(d if d is None else int(d) for d in input_shape)
+        input_shape = _shape_of(input_tensor)
     if input_shape is None:
         size = default_size if (require_fixed_shape or weights == "imagenet") else None
         return (size, size, default_channels)
-
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(
-            "input_shape must be a tuple (height, width, channels) in channels_last order; "
-            f"got input_shape={input_shape!r}."
+            f"input_shape must be a tuple {order} ({data_format}); got input_shape={input_shape!r}."
         )
-    input_shape = tuple(input_shape)
-    height, width, channels = input_shape
-    if channels is None or not _is_int(channels) or channels < 1:
+    given = tuple(input_shape)
+    height, width, channels = (given[1], given[2], given[0]) if first else given
+    if channels is None or not is_int(channels) or channels < 1:
         raise ValueError(
-            "The channel count (last entry of input_shape) must be an integer >= 1; "
-            f"got input_shape={input_shape!r}."
+            f"The channel count of input_shape {order} must be an integer >= 1; "
+            f"got input_shape={given!r}."
         )
     if weights == "imagenet" and channels != 3:
         raise ValueError(
             "With weights='imagenet' the input must have 3 channels; "
-            f"got input_shape={input_shape!r}. Use weights=None for other channel counts."
+            f"got input_shape={given!r}. Use weights=None for other channel counts."
         )
     for dim in (height, width):
-        if dim is None:
-            continue
-        if not _is_int(dim) or dim < min_size:
+        if dim is not None and (not is_int(dim) or dim < min_size):
             raise ValueError(
-                f"Input size must be at least {min_size}x{min_size}; got "
-                f"input_shape={input_shape!r}."
+                f"Input size must be at least {min_size}x{min_size}; got input_shape={given!r} "
+                f"{order}."
             )
     if require_fixed_shape and (height is None or width is None):
         raise ValueError(
             "With include_top=True the spatial size must be fixed; got "
-            f"input_shape={input_shape!r}. Pass a fixed size, or include_top=False."
+            f"input_shape={given!r}. Pass a fixed size, or include_top=False."
         )
-    return input_shape
+    return (height, width, int(channels))
 
 
-def image_input(input_shape, input_tensor, name="input_layer"):
-    """The model input: a new `keras.Input`, or one wrapping `input_tensor`."""
+def resolve_data_format(data_format=None):
+    """`data_format`, or `keras.config.image_data_format()` when None; checked."""
+    if data_format is None:
+        data_format = keras.config.image_data_format()
+    return check_choice("data_format", data_format, _DATA_FORMATS)
+
+
+class ImageBuild:
+    """What `prepare` checked and made; `finish` closes the model with it.
+
+    Attributes:
+        x: the input as a channels_last tensor, where the network starts.
+        input_shape: the checked input shape, channels_last (height, width, channels).
+        include_top, pooling, classes, classifier_activation, name, features_only,
+        data_format: the builder's arguments after checking (`features_only=True` sets
+            `include_top=False` and `pooling=None`).
+        weights: None or the path of the weights file to load.
+    """
+
+    def __init__(self, *, args, input_shape, weights, data_format):
+        self.include_top = args["include_top"]
+        self.pooling = args["pooling"]
+        self.classes = args["classes"]
+        self.classifier_activation = args["classifier_activation"]
+        self.name = args["name"]
+        self.features_only = args["features_only"]
+        self.input_tensor = args["input_tensor"]
+        self.input_shape = input_shape
+        self.weights = weights
+        self.data_format = data_format
+        self._saved_format = None
+        h, w, c = input_shape
+        outer_shape = (c, h, w) if data_format == "channels_first" else input_shape
+        self.inputs = _image_input(outer_shape, self.input_tensor)
+        if data_format == "channels_first":
+            self.x = keras.layers.Permute((2, 3, 1), name="to_channels_last")(self.inputs)
+        else:
+            self.x = self.inputs
+
+    def __enter__(self):
+        self._saved_format = keras.config.image_data_format()
+        keras.config.set_image_data_format("channels_last")
+        return self
+
+    def __exit__(self, *exc):
+        keras.config.set_image_data_format(self._saved_format)
+        return False
+
+    def _outer(self, x, name):
+        """A channels_last feature map in the model's data format."""
+        if self.data_format == "channels_first" and len(x.shape) == 4:
+            return keras.layers.Permute((3, 1, 2), name=name)(x)
+        return x
+
+    def finish(self, x, *, top=None, extra_outputs=(), feature_layers=None, name_map=None):
+        """The model: top or pooling on `x`, weights loaded, or the feature pyramid.
+
+        Args:
+            x: the last feature map (channels_last).
+            top: `top(x, classes, classifier_activation) -> output`, the layers from the
+                last feature map to the class scores; default: global average pooling
+                ("avg_pool") and the Dense classifier ("predictions").
+            extra_outputs: further outputs with the top (GoogLeNet's auxiliary heads).
+            feature_layers: {"P1": layer name, ...}: the feature pyramid that
+                `features_only=True` returns (stride 2**i for "Pi").
+            name_map: file layer name -> model leaf path, for keras.applications' legacy
+                `.h5` files of families that nest those layers.
+        """
+        if self.include_top:
+            outputs = (top or average_top())(x, self.classes, self.classifier_activation)
+            if extra_outputs:
+                outputs = [outputs, *extra_outputs]
+        elif self.pooling == "avg":
+            outputs = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        elif self.pooling == "max":
+            outputs = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        else:
+            outputs = self._outer(x, "to_channels_first")
+        inputs = self.inputs
+        if self.input_tensor is not None:
+            inputs = keras.utils.get_source_inputs(self.input_tensor)
+        model = keras.Model(inputs, outputs, name=self.name)
+        if self.weights is not None:
+            from keras_archs.weights import load_weights_file
+
+            load_weights_file(model, self.weights, name_map=name_map)
+        if not self.features_only:
+            return model
+        if not feature_layers:
+            raise ValueError(f"features_only=True is not available for {self.name!r}.")
+        pyramid = {
+            key: self._outer(model.get_layer(layer).output, f"{key}_channels_first")
+            for key, layer in feature_layers.items()
+        }
+        return keras.Model(model.input, pyramid, name=self.name)
+
+
+def average_top(pool_name="avg_pool", dropout=None, dropout_name="dropout"):
+    """The usual top: global average pooling, optional dropout, the Dense classifier."""
+
+    def top(x, classes, classifier_activation):
+        x = keras.layers.GlobalAveragePooling2D(name=pool_name)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=dropout_name)(x)
+        return classifier(x, classes, classifier_activation)
+
+    return top
+
+
+def classifier(x, classes, classifier_activation, name="predictions"):
+    """The Dense output layer every top ends in (keras.applications' "predictions")."""
+    return keras.layers.Dense(classes, activation=classifier_activation, name=name)(x)
+
+
+def _image_input(input_shape, input_tensor, name="input_layer"):
     if input_tensor is None:
         return keras.Input(shape=input_shape, name=name)
     if keras.backend.is_keras_tensor(input_tensor):
@@ -141,82 +267,74 @@ def image_input(input_shape, input_tensor, name="input_layer"):
     return keras.Input(tensor=input_tensor, shape=input_shape, name=name)
 
 
-def pool_features(x, pooling, name_prefix=""):
-    """Global pooling for `include_top=False`, as keras.applications does it."""
-    if pooling == "avg":
-        return keras.layers.GlobalAveragePooling2D(name=f"{name_prefix}avg_pool")(x)
-    if pooling == "max":
-        return keras.layers.GlobalMaxPooling2D(name=f"{name_prefix}max_pool")(x)
-    return x
+def prepare(
+    *,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+    features_only=False,
+    data_format=None,
+    default_size,
+    min_size,
+    default_channels=3,
+    imagenet=None,
+    require_fixed_shape=None,
+):
+    """Checks every builder argument and makes the input; returns an `ImageBuild`.
 
-
-def classifier(x, classes, classifier_activation, name="predictions"):
-    return keras.layers.Dense(classes, activation=classifier_activation, name=name)(x)
-
-
-def make_model(img_input, input_tensor, outputs, name):
-    """A functional model whose inputs are `input_tensor`'s sources when it was given."""
-    inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
-    return keras.Model(inputs, outputs, name=name)
-
-
-def load_weights(model, weights, name_map=None):
-    """Loads a weights file (a path) into `model`; None leaves the initialisation.
-
-    `name_map` (file layer name -> model leaf path) is used for keras.applications'
-    legacy `.h5` files; see `keras_archs.weights.keras_applications`.
+    Args:
+        default_size: the input size when `input_shape` is not given (and the top needs
+            a fixed size, or ImageNet weights are loaded).
+        min_size: the smallest height and width the network accepts.
+        default_channels: channels when `input_shape` is not given.
+        imagenet: the family's `WEIGHTS` entry for this variant (None: no ImageNet
+            weights), or a function from the checked channels_last input shape to it
+            (MobileNet's files depend on the input size).
+        require_fixed_shape: whether the spatial size must be known (a Flatten top).
+            Defaults to `include_top`.
     """
-    if weights is None:
-        return model
-    from keras_archs.weights import load_weights_file
-
-    load_weights_file(model, weights, name_map=name_map)
-    return model
-
-
-def resolve_weights(weights, weights_key, include_top):
-    """`weights="imagenet"`: the cached keras.applications file of `weights_key` (downloaded
-    on first use); any other value is returned unchanged."""
-    if weights != "imagenet":
-        return weights
-    from keras_archs.weights.imagenet import fetch_imagenet_weights
-
-    return fetch_imagenet_weights(weights_key, include_top)
-
-
-def feature_model(model, feature_layers, name):
-    """A model from `model`'s inputs to the dict {"P1": ..., "P5": ...} of `feature_layers`
-    outputs (key -> layer name), as `features_only=True` builders return."""
-    outputs = {key: model.get_layer(layer).output for key, layer in feature_layers.items()}
-    return keras.Model(model.inputs, outputs, name=name)
-
-
-def features_only_args(features_only, include_top, pooling):
-    """(include_top, pooling) to build the trunk with: `features_only=True` drops the top
-    and the pooling, whose outputs the feature pyramid replaces."""
-    if not isinstance(features_only, bool):
-        raise TypeError(
-            f"features_only must be True or False; got features_only={features_only!r}."
-        )
-    return (False, None) if features_only else (include_top, pooling)
-
-
-def prepare(*, features_only, weights_key, **args):
-    """The common start of an ImageNet builder: validate every argument (`args` are
-    `check_image_args`'s), resolve `weights="imagenet"` to the file of `weights_key`
-    (None: no ImageNet weights), make the input.
-    Returns (include_top, pooling, input_shape, weights, img_input)."""
-    include_top, pooling = features_only_args(features_only, args["include_top"], args["pooling"])
-    args.update(include_top=include_top, pooling=pooling)
-    input_shape = check_image_args(**args, imagenet_available=weights_key is not None)
-    weights = resolve_weights(args["weights"], weights_key, include_top)
-    return (
-        include_top,
-        pooling,
+    check_bool("features_only", features_only)
+    check_bool("include_top", include_top)
+    if features_only:  # the pyramid replaces the top and the pooling
+        include_top, pooling = False, None
+    data_format = resolve_data_format(data_format)
+    _check_weights(weights, imagenet is not None)
+    _check_head(weights, include_top, classes, classifier_activation)
+    check_choice("pooling", pooling, _POOLINGS)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string; got name={name!r}.")
+    if require_fixed_shape is None:
+        require_fixed_shape = include_top
+    input_shape = check_input_shape(
         input_shape,
-        weights,
-        image_input(input_shape, args["input_tensor"]),
+        input_tensor,
+        weights=weights,
+        data_format=data_format,
+        default_size=default_size,
+        min_size=min_size,
+        default_channels=default_channels,
+        require_fixed_shape=require_fixed_shape,
     )
+    if weights == "imagenet":
+        entry = imagenet(input_shape) if callable(imagenet) else imagenet
+        from keras_archs.weights.imagenet import fetch_imagenet_weights
+
+        weights = fetch_imagenet_weights(entry, include_top)
+    args = dict(
+        include_top=include_top,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
+        features_only=features_only,
+        input_tensor=input_tensor,
+    )
+    return ImageBuild(args=args, input_shape=input_shape, weights=weights, data_format=data_format)
 
 
 def correct_pad(x, kernel_size):

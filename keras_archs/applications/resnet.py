@@ -21,6 +21,42 @@ from keras.applications import imagenet_utils
 
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
+
+
+def _ka_file(stem, md5, md5_notop):
+    url = f"{KERAS_APPLICATIONS_URL}resnet/{stem}_weights_tf_dim_ordering_tf_kernels"
+    return {
+        "origin": "keras.applications",
+        "url": f"{url}.h5",
+        "md5": md5,
+        "url_notop": f"{url}_notop.h5",
+        "md5_notop": md5_notop,
+    }
+
+
+# keras.applications' ImageNet files (same URLs, hashes and cache names). ResNet18/34
+# have ImageNet weights only in torchvision, whose layout they follow.
+WEIGHTS = {
+    "resnet50": _ka_file(
+        "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
+    ),
+    "resnet101": _ka_file(
+        "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
+    ),
+    "resnet152": _ka_file(
+        "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
+    ),
+    "resnet50v2": _ka_file(
+        "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
+    ),
+    "resnet101v2": _ka_file(
+        "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
+    ),
+    "resnet152v2": _ka_file(
+        "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
+    ),
+}
 
 _BLOCKS = {
     18: (2, 2, 2, 2),
@@ -147,55 +183,30 @@ def _stages(x, depth, version):
     return x
 
 
-def _resnet(
-    depth,
-    version,
-    include_top,
-    weights,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    name,
-    features_only,
-):
-    imagenet_key = None if depth < 50 else f"resnet{depth}{'v2' if version == 2 else ''}"
-    include_top, pooling, input_shape, weights, img_input = _image.prepare(
-        features_only=features_only,
+def _resnet(depth, version, *, weights, name, **args):
+    """The one builder: stem, four stages of blocks, then `_image` finishes the model."""
+    key = f"resnet{depth}{'v2' if version == 2 else ''}"
+    torch_layout = depth < 50
+    with _image.prepare(
+        **args,
         weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
+        name=name,
         default_size=224,
         min_size=32,
-        weights_key=imagenet_key,
-    )
-    torch_layout = depth < 50
-    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
-    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=not torch_layout, name="conv1_conv")(x)
-    if version == 1:
-        x = _bn(x, "conv1_bn", 1e-5 if torch_layout else 1.001e-5)
-        x = keras.layers.Activation("relu", name="conv1_relu")(x)
-    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    x = _stages(x, depth, version)
-    if version == 2:
-        x = _bn(x, "post_bn", 1.001e-5)
-        x = keras.layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    else:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights)
-    if features_only:
-        return _image.feature_model(model, feature_layers(depth, version), name)
-    return model
+        imagenet=WEIGHTS.get(key),
+    ) as build:
+        x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(build.x)
+        x = keras.layers.Conv2D(64, 7, strides=2, use_bias=not torch_layout, name="conv1_conv")(x)
+        if version == 1:
+            x = _bn(x, "conv1_bn", 1e-5 if torch_layout else 1.001e-5)
+            x = keras.layers.Activation("relu", name="conv1_relu")(x)
+        x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+        x = _stages(x, depth, version)
+        if version == 2:
+            x = _bn(x, "post_bn", 1.001e-5)
+            x = keras.layers.Activation("relu", name="post_relu")(x)
+        return build.finish(x, feature_layers=feature_layers(depth, version))
 
 
 _V1_PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR"
@@ -203,6 +214,7 @@ _V2_PAPER = "He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, 
 
 
 def _register(name, depth, version, reference_params, params_kind="total"):
+    key = f"resnet{depth}{'v2' if version == 2 else ''}"
     return register_model(
         name,
         family="resnet" if version == 1 else "resnet_v2",
@@ -215,97 +227,181 @@ def _register(name, depth, version, reference_params, params_kind="total"):
         params_kind=params_kind,
         test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
         feature_layers=feature_layers(depth, version),
+        weights=WEIGHTS.get(key),
+        preprocessing="caffe" if version == 1 else "tf",
     )
 
 
-_ARGS_DOC = """
-    Args:
-        include_top: whether to include global average pooling and the classifier.
-        weights: {weights}
-        input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
-            with the top, `(None, None, 3)` without.
-        pooling: with `include_top=False`, None (feature maps), "avg" or "max".
-        classes: number of classes.
-        classifier_activation: activation of the output layer.
-        name: model name.
-        features_only: return a model whose outputs are the dict {{"P1".."P5"}} of
-            feature maps at strides 2..32 (the top and `pooling` are ignored).
-
-    Returns:
-        A `keras.Model`.
-"""
-_WEIGHTS_NONE = "None or the path to a weights file (no keras.applications ImageNet file)."
-_WEIGHTS_IMAGENET = 'None, "imagenet" (keras.applications\' file) or the path to a file.'
+# The registered variants. Arguments are keras.applications' (`include_top`, `weights`:
+# None, "imagenet" where keras.applications has the file, or a path; `input_tensor`,
+# `input_shape`, `pooling`, `classes`, `classifier_activation`, `name`), plus
+# `features_only` (return the {"P1".."P5"} feature pyramid at strides 2..32 instead of
+# the top) and `data_format` (default: `keras.config.image_data_format()`).
 
 
-def _make(depth, version, weights_default, reference_params, params_kind, idea):
-    suffix = "V2" if version == 2 else ""
-    builder_name = f"ResNet{depth}{suffix}"
-    registry_name = f"resnet{depth}{'_v2' if version == 2 else ''}"
-    default_name = f"resnet{depth}{'v2' if version == 2 else ''}"  # keras.applications' name
+@_register("resnet18", 18, 1, 11_689_512, "trainable")
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet18: residual learning, each block of two 3x3 convolutions adds its input back
+    (x + F(x)), so depth no longer hurts optimisation.
 
-    def builder(
-        include_top=True,
-        weights=weights_default,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=default_name,
-        features_only=False,
-    ):
-        return _resnet(
-            depth,
-            version,
-            include_top,
-            weights,
-            input_tensor,
-            input_shape,
-            pooling,
-            classes,
-            classifier_activation,
-            name,
-            features_only,
-        )
-
-    builder.__name__ = builder.__qualname__ = builder_name
-    weights_doc = _WEIGHTS_IMAGENET if weights_default else _WEIGHTS_NONE
-    builder.__doc__ = idea + "\n" + _ARGS_DOC.format(weights=weights_doc)
-    builder.__module__ = __name__
-    return _register(registry_name, depth, version, reference_params, params_kind)(builder)
+    He et al. (2015), basic blocks in torchvision's layout (2-2-2-2 blocks per stage).
+    """
+    return _resnet(18, 1, **locals())
 
 
-_BASIC = (
-    "{}: residual learning, each block of two 3x3 convolutions adds its input back "
-    "(x + F(x)), so depth no longer hurts optimisation.\n\n"
-    "He et al. (2015), basic blocks in torchvision's layout ({} blocks per stage)."
-)
-_BOTTLENECK = (
-    "{}: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand) that add "
-    "their input back, making very deep networks trainable.\n\n"
-    "He et al. (2015), keras.applications' layout ({} blocks per stage)."
-)
-_PREACT = (
-    "{}: pre-activation residual blocks (BatchNormalization and ReLU before each "
-    "convolution) keep a clean identity path from input to output.\n\n"
-    "He et al. (2016), keras.applications' layout ({} blocks per stage)."
-)
+@_register("resnet34", 34, 1, 21_797_672, "trainable")
+def ResNet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet34",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet34: residual learning, each block of two 3x3 convolutions adds its input back
+    (x + F(x)), so depth no longer hurts optimisation.
 
-ResNet18 = _make(18, 1, None, 11_689_512, "trainable", _BASIC.format("ResNet18", "2-2-2-2"))
-ResNet34 = _make(34, 1, None, 21_797_672, "trainable", _BASIC.format("ResNet34", "3-4-6-3"))
-ResNet50 = _make(50, 1, "imagenet", 25_636_712, "total", _BOTTLENECK.format("ResNet50", "3-4-6-3"))
-ResNet101 = _make(
-    101, 1, "imagenet", 44_707_176, "total", _BOTTLENECK.format("ResNet101", "3-4-23-3")
-)
-ResNet152 = _make(
-    152, 1, "imagenet", 60_419_944, "total", _BOTTLENECK.format("ResNet152", "3-8-36-3")
-)
-ResNet50V2 = _make(50, 2, "imagenet", 25_613_800, "total", _PREACT.format("ResNet50V2", "3-4-6-3"))
-ResNet101V2 = _make(
-    101, 2, "imagenet", 44_675_560, "total", _PREACT.format("ResNet101V2", "3-4-23-3")
-)
-ResNet152V2 = _make(
-    152, 2, "imagenet", 60_380_648, "total", _PREACT.format("ResNet152V2", "3-8-36-3")
-)
+    He et al. (2015), basic blocks in torchvision's layout (3-4-6-3 blocks per stage).
+    """
+    return _resnet(34, 1, **locals())
+
+
+@_register("resnet50", 50, 1, 25_636_712)
+def ResNet50(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet50: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
+    that add their input back, making very deep networks trainable.
+
+    He et al. (2015), keras.applications' layout (3-4-6-3 blocks per stage).
+    """
+    return _resnet(50, 1, **locals())
+
+
+@_register("resnet101", 101, 1, 44_707_176)
+def ResNet101(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet101: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
+    that add their input back, making very deep networks trainable.
+
+    He et al. (2015), keras.applications' layout (3-4-23-3 blocks per stage).
+    """
+    return _resnet(101, 1, **locals())
+
+
+@_register("resnet152", 152, 1, 60_419_944)
+def ResNet152(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet152: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
+    that add their input back, making very deep networks trainable.
+
+    He et al. (2015), keras.applications' layout (3-8-36-3 blocks per stage).
+    """
+    return _resnet(152, 1, **locals())
+
+
+@_register("resnet50_v2", 50, 2, 25_613_800)
+def ResNet50V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50v2",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet50V2: pre-activation residual blocks (BatchNormalization and ReLU before each
+    convolution) keep a clean identity path from input to output.
+
+    He et al. (2016), keras.applications' layout (3-4-6-3 blocks per stage).
+    """
+    return _resnet(50, 2, **locals())
+
+
+@_register("resnet101_v2", 101, 2, 44_675_560)
+def ResNet101V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101v2",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet101V2: pre-activation residual blocks (BatchNormalization and ReLU before each
+    convolution) keep a clean identity path from input to output.
+
+    He et al. (2016), keras.applications' layout (3-4-23-3 blocks per stage).
+    """
+    return _resnet(101, 2, **locals())
+
+
+@_register("resnet152_v2", 152, 2, 60_380_648)
+def ResNet152V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152v2",
+    features_only=False,
+    data_format=None,
+):
+    """ResNet152V2: pre-activation residual blocks (BatchNormalization and ReLU before each
+    convolution) keep a clean identity path from input to output.
+
+    He et al. (2016), keras.applications' layout (3-8-36-3 blocks per stage).
+    """
+    return _resnet(152, 2, **locals())

@@ -1,34 +1,10 @@
-"""Argument checks and small helpers shared by the custom layers."""
+"""Small helpers shared by the custom layers: activations, initializers, id checks.
+
+Argument checks come from `keras_archs.validation`; the layers import them from there.
+`check_ids_below` stays here: it checks tensor values at call time, not arguments.
+"""
 
 import keras
-
-
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
-    return value
-
-
-def check_positive_int_or_none(name, value):
-    return None if value is None else check_positive_int(name, value)
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {name}={value!r}.")
-    return value
-
-
-def check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a float in [0, 1); got {name}={value!r}.")
-    return float(value)
-
-
-def check_positive_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} must be a positive number; got {name}={value!r}.")
-    return float(value)
 
 
 def gelu_approximate(x):
@@ -67,36 +43,11 @@ def serialize_activation(value):
     return keras.activations.serialize(value)
 
 
-def check_pair(name, value):
-    """An int or a pair of positive ints, as a tuple of two."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints; got {name}={value!r}.")
-    for v in value:
-        check_positive_int(name, v)
-    return tuple(value)
-
-
-def check_normalization(value, choices=("batch_norm", None)):
-    return check_choice("normalization", value, choices)
-
-
 def serialize_initializer(value):
     """Config form of an initializer argument: names stay names."""
     if value is None or isinstance(value, str):
         return value
     return keras.initializers.serialize(keras.initializers.get(value))
-
-
-def check_initializer(name, value):
-    try:
-        keras.initializers.get(value)
-    except (ValueError, TypeError) as e:
-        raise ValueError(
-            f"{name} must be a Keras initializer name, config or instance; got {name}={value!r}."
-        ) from e
-    return value
 
 
 def concrete_values(x):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import check_rate
+from keras_archs.validation import check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")

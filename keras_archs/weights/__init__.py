@@ -1,10 +1,10 @@
-"""Weight files: loading local files into keras_archs models.
+"""Weight files as data: loading local files, keras.applications' ImageNet downloads.
 
-Later additions (ImageNet downloads, keras.applications and keras-hub converters)
-live in this package too, so every family shares one mapping.
+This package reads the registry (each model's `weights` entry) and imports no family:
+the converters from other libraries' models, which must build keras_archs models, are
+in `keras_archs.convert`.
 """
 
-from keras_archs.weights.keras_hub import from_keras_hub
 from keras_archs.weights.loading import load_weights_file
 
-__all__ = ["from_keras_hub", "load_weights_file"]
+__all__ = ["load_weights_file"]

@@ -12,85 +12,31 @@ import os
 import socket
 import urllib.parse
 
-_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-# key -> (folder, file stem, (md5 with top, md5 without top)); from keras/src/applications.
-_FILES = {
-    "vgg16": (
-        "vgg16/",
-        "vgg16",
-        ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
-    ),
-    "vgg19": (
-        "vgg19/",
-        "vgg19",
-        ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
-    ),
-    "resnet50": (
-        "resnet/",
-        "resnet50",
-        ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-    ),
-    "resnet101": (
-        "resnet/",
-        "resnet101",
-        ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-    ),
-    "resnet152": (
-        "resnet/",
-        "resnet152",
-        ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-    ),
-    "resnet50v2": (
-        "resnet/",
-        "resnet50v2",
-        ("3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"),
-    ),
-    "resnet101v2": (
-        "resnet/",
-        "resnet101v2",
-        ("6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"),
-    ),
-    "resnet152v2": (
-        "resnet/",
-        "resnet152v2",
-        ("a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
-    ),
-    "inception_v3": (
-        "inception_v3/",
-        "inception_v3",
-        ("9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63"),
-    ),
-}
+# The folder keras.applications downloads its ImageNet files from; each family's `WEIGHTS`
+# table names its files under it (file, MD5 with and without the top).
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
-# Files other families add with `register_imagenet_weights`.
-_EXTRA: dict = {}
+def imagenet_weights_info(entry, include_top):
+    """(cache file name, URL, md5) of one `WEIGHTS` entry of a family module.
 
-
-def register_imagenet_weights(
-    key, url_with_top, md5_with_top, url_no_top, md5_no_top, file_names=None
-):
-    """Adds a family's keras.applications files (used by later families: DenseNet, ...).
-
-    `file_names`: (with top, without top) cache names where keras.applications' differ
-    from the URLs' (NASNet); an md5 of None means keras.applications checks no hash.
+    An entry is plain data: {"origin", "url", "md5", "url_notop", "md5_notop"} and,
+    where keras.applications caches a file under another name than its URL's,
+    "file" / "file_notop". An md5 of None means keras.applications checks no hash.
     """
-    names = file_names or (None, None)
-    _EXTRA[key] = ((url_with_top, md5_with_top, names[0]), (url_no_top, md5_no_top, names[1]))
+    if not isinstance(entry, dict) or "url" not in entry:
+        raise ValueError(f"No ImageNet weights are known for this model; got entry={entry!r}.")
+    suffix = "" if include_top else "_notop"
+    url, md5 = entry["url" + suffix], entry.get("md5" + suffix)
+    fname = entry.get("file" + suffix) or os.path.basename(urllib.parse.urlparse(url).path)
+    return fname, url, md5
 
 
-def imagenet_weights_info(key, include_top):
-    """(file name, URL, md5) of keras.applications' ImageNet file for `key`."""
-    if key in _EXTRA:
-        url, md5, fname = _EXTRA[key][0 if include_top else 1]
-        return fname or os.path.basename(urllib.parse.urlparse(url).path), url, md5
-    if key not in _FILES:
-        known = sorted([*_FILES, *_EXTRA])
-        raise ValueError(f"No ImageNet weights are known for {key!r}; known: {known}.")
-    folder, stem, hashes = _FILES[key]
-    fname = f"{stem}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-    return fname, _BASE + folder + fname, hashes[0 if include_top else 1]
+def registered_imagenet_weights(name, include_top=True):
+    """`imagenet_weights_info` of registered model `name` (its registry `weights` entry)."""
+    from keras_archs.registry import get_spec
+
+    return imagenet_weights_info(get_spec(name).weights, include_top)
 
 
 def _cached_path(fname):
@@ -112,8 +58,8 @@ def _reachable(url, timeout=5.0):
         return False
 
 
-def fetch_imagenet_weights(key, include_top):
-    """The local path of the ImageNet weights for `key`, downloading them on first use.
+def fetch_imagenet_weights(entry, include_top):
+    """The local path of the ImageNet file of `entry` (a `WEIGHTS` entry), downloaded once.
 
     Raises:
         ConnectionError: the file is not cached and cannot be downloaded (offline); the
@@ -121,7 +67,7 @@ def fetch_imagenet_weights(key, include_top):
     """
     import keras
 
-    fname, url, md5 = imagenet_weights_info(key, include_top)
+    fname, url, md5 = imagenet_weights_info(entry, include_top)
     offline_help = (
         f"Could not download the ImageNet weights {fname} from {url} (no network?). "
         "Use weights=None for random initialisation, or pass weights='/path/to/file.h5' "

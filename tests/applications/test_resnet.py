@@ -1,4 +1,5 @@
-"""ResNet18..152 and ResNet50V2..152V2 (issue 4): pyramids, torchvision layout, inputs, training."""
+"""ResNet18..152 and ResNet50V2..152V2: pyramids, torchvision layout, keras.applications
+names and preprocessing, training."""
 
 import keras
 import numpy as np
@@ -205,6 +206,15 @@ def test_preprocessing_modes_are_keras_applications():
     np.testing.assert_allclose(resnet.preprocess_input_v2(x.copy()), x / 127.5 - 1, rtol=1e-6)
     with pytest.raises(ValueError, match="1000"):
         resnet.decode_predictions(np.zeros((2, 10)))
+    # The registry's mode (what the export builds into the serving graph) is the same.
+    for name, fn in (
+        ("resnet50", resnet.preprocess_input),
+        ("resnet50_v2", resnet.preprocess_input_v2),
+    ):
+        mode = get_spec(name).preprocessing
+        np.testing.assert_array_equal(
+            fn(x.copy()), keras.applications.imagenet_utils.preprocess_input(x.copy(), mode=mode)
+        )
 
 
 @pytest.mark.slow

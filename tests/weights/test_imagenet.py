@@ -1,4 +1,5 @@
-"""weights="imagenet": keras.applications' files; a quick, clear error offline (issue 4, item 3)."""
+"""weights="imagenet": keras.applications' very files (URL, hash, cache name); a quick, clear
+error offline; the registry's `weights` entries are what the builders download."""
 
 import inspect
 import time
@@ -80,7 +81,7 @@ def test_offline_error_is_quick_and_names_the_way_forward(monkeypatch, tmp_path)
     with pytest.raises(ConnectionError) as info:
         applications.VGG16(weights="imagenet", include_top=False)
     message = str(info.value)
-    if "Cause" not in message and imagenet._reachable(imagenet._BASE):
+    if "Cause" not in message and imagenet._reachable(imagenet.KERAS_APPLICATIONS_URL):
         pytest.skip("this machine can reach storage.googleapis.com")
     assert time.monotonic() - start < 20
     assert "Could not download" in message
@@ -91,7 +92,7 @@ def test_offline_error_is_quick_and_names_the_way_forward(monkeypatch, tmp_path)
 def test_cached_file_is_used_without_network(monkeypatch, tmp_path, recorded_downloads):
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
     monkeypatch.setattr(imagenet, "_reachable", lambda url, timeout=5.0: False)
-    fname, _, _ = imagenet.imagenet_weights_info("vgg16", include_top=False)
+    fname, _, _ = imagenet.registered_imagenet_weights("vgg16", include_top=False)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / fname).write_bytes(b"")
     # Cached: no reachability check stops it, get_file (which checks the hash) is asked.
@@ -126,3 +127,18 @@ def test_weights_must_be_none_imagenet_or_a_file():
         applications.VGG16(weights="imagenet21k")
     with pytest.raises(TypeError, match="weights must be"):
         applications.VGG16(weights=3)
+
+
+def test_registry_weights_entries_name_each_builders_files():
+    """Every model with ImageNet weights has its family's WEIGHTS entry in the registry,
+    and builders without an entry refuse weights="imagenet"."""
+    import keras_archs
+    from keras_archs.registry import get_spec
+
+    with_files = {n for n in keras_archs.list_models() if get_spec(n).weights}
+    assert {"vgg16", "resnet50", "resnet152_v2", "inception_v3", "xception"} <= with_files
+    assert not with_files & {"resnet18", "resnet34", "inception_v1", "lenet5", "alexnet"}
+    for name in with_files:
+        for top in (True, False):
+            fname, url, _ = imagenet.registered_imagenet_weights(name, include_top=top)
+            assert url.startswith(imagenet.KERAS_APPLICATIONS_URL) and fname.endswith(".h5")

@@ -1,4 +1,4 @@
-"""keras.applications weight files load into keras_archs models (issue 4, item 2).
+"""keras.applications weight files load into keras_archs models.
 
 A keras.applications model with random weights (BatchNormalization statistics
 included) is written in the legacy HDF5 layout of its ImageNet downloads; the

@@ -7,7 +7,7 @@ import pytest
 keras_hub = pytest.importorskip("keras_hub")
 
 from keras_archs.applications.gpt import GPT, hidden_states_model  # noqa: E402
-from keras_archs.weights import from_keras_hub  # noqa: E402
+from keras_archs.convert import from_keras_hub  # noqa: E402
 
 
 def _backbone(**overrides):
