@@ -18,6 +18,11 @@ import keras
 from keras_archs.applications import _image
 from keras_archs.layers import AdaptiveAveragePooling2D
 from keras_archs.registry import register_model
+from keras_archs.validation import check_rate
+
+# No keras.applications file; torchvision's ImageNet weights can be converted into this
+# layout layer for layer (see the module docstring).
+WEIGHTS: dict = {}
 
 
 def _conv(x, filters, kernel_size, strides, padding, name):
@@ -26,6 +31,44 @@ def _conv(x, filters, kernel_size, strides, padding, name):
     return keras.layers.Conv2D(filters, kernel_size, strides=strides, activation="relu", name=name)(
         x
     )
+
+
+def _top(dropout):
+    """torchvision's classifier: 6x6 adaptive pooling, then dropout-4096-dropout-4096-out."""
+
+    def top(x, classes, classifier_activation):
+        # torchvision's AdaptiveAvgPool2d((6, 6)): any input size gives 6x6x256 features.
+        x = AdaptiveAveragePooling2D(6, name="adaptive_pool")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dropout(dropout, name="drop6")(x)
+        x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)
+        x = keras.layers.Dropout(dropout, name="drop7")(x)
+        x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
+        return _image.classifier(x, classes, classifier_activation)
+
+    return top
+
+
+def _alexnet(*, dropout, weights, name, **args):
+    """The one builder: five convolutions with three max-pools, then torchvision's top."""
+    check_rate("dropout", dropout)
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=224,
+        min_size=63,
+        imagenet=WEIGHTS.get("alexnet"),
+    ) as build:
+        x = _conv(build.x, 64, 11, 4, 2, "conv1")
+        x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+        x = _conv(x, 192, 5, 1, 2, "conv2")
+        x = keras.layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+        x = _conv(x, 384, 3, 1, 1, "conv3")
+        x = _conv(x, 256, 3, 1, 1, "conv4")
+        x = _conv(x, 256, 3, 1, 1, "conv5")
+        x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)
+        return build.finish(x, top=_top(dropout))
 
 
 @register_model(
@@ -46,6 +89,9 @@ def _conv(x, filters, kernel_size, strides, padding, name):
         "learning_rate": 1e-4,
         "input_shape": (63, 63, 1),
     },
+    weights=WEIGHTS.get("alexnet"),
+    # No preprocess_input: pixels scaled to [0, 1], as `keras-archs train` feeds them.
+    preprocessing="scale",
 )
 def AlexNet(
     include_top=True,
@@ -55,8 +101,9 @@ def AlexNet(
     pooling=None,
     classes=1000,
     classifier_activation="softmax",
-    dropout=0.5,
     name="alexnet",
+    dropout=0.5,
+    data_format=None,
 ):
     """AlexNet: a deep ReLU convolutional network regularised by dropout, trained on GPUs.
 
@@ -68,48 +115,17 @@ def AlexNet(
         include_top: whether to include the adaptive 6x6 pooling and the classifier.
         weights: None or the path to a weights file.
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 63x63; default `(224, 224, 3)`.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` for
+            channels_first), at least 63x63; default 224x224x3.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes.
         classifier_activation: activation of the output layer.
-        dropout: dropout rate before each of the two 4096-unit layers, in [0, 1).
         name: model name.
+        dropout: dropout rate before each of the two 4096-unit layers, in [0, 1).
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
-    input_shape = _image.check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=224,
-        min_size=63,
-    )
-    img_input = _image.image_input(input_shape, input_tensor)
-    x = _conv(img_input, 64, 11, 4, 2, "conv1")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
-    x = _conv(x, 192, 5, 1, 2, "conv2")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool2")(x)
-    x = _conv(x, 384, 3, 1, 1, "conv3")
-    x = _conv(x, 256, 3, 1, 1, "conv4")
-    x = _conv(x, 256, 3, 1, 1, "conv5")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)
-    if include_top:
-        # torchvision's AdaptiveAvgPool2d((6, 6)): any input size gives 6x6x256 features.
-        x = AdaptiveAveragePooling2D(6, name="adaptive_pool")(x)
-        x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dropout(dropout, name="drop6")(x)
-        x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)
-        x = keras.layers.Dropout(dropout, name="drop7")(x)
-        x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    else:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    return _image.load_weights(model, weights)
+    return _alexnet(**locals())

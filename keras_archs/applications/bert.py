@@ -11,13 +11,13 @@ LayerNormalization and dropout, then a stack of post-LN `TransformerEncoderBlock
 Dense layer over the first ([CLS]) position gives the pooled output. Layer names and
 weights follow keras-hub's `BertBackbone` (`token_embedding`, `segment_embedding`,
 `embeddings_layer_norm`, `transformer_layer_{i}`, `pooled_dense`), so
-`keras_archs.weights.from_keras_hub` copies one into the other.
+`keras_archs.convert.from_keras_hub` copies one into the other.
 
 Heads (functional models over a backbone, sharing its weights):
 - `BERTPretrainer`: masked language modelling at the positions in `mask_positions`
   and next-sentence prediction from the pooled output (section 3.1). The masking and
   the sentence pairs are made by the data pipeline
-  (`keras_archs.data.text.bert_pretraining_dataset`), not by the model.
+  (`keras_archs.data.bert.bert_pretraining_dataset`), not by the model.
 - `BERTClassifier` (sequence classification on the pooled output) and
   `BERTTokenClassifier` (one prediction per position), section 4.
 """
@@ -25,13 +25,22 @@ Heads (functional models over a backbone, sharing its weights):
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
-from keras_archs.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
-from keras_archs.layers.embedding import SegmentEmbedding
+from keras_archs.layers import (
+    SegmentEmbedding,
+    TokenAndPositionEmbedding,
+    TransformerEncoderBlock,
+)
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_choice,
+    check_positive_int,
+    check_positive_int_or_none,
+    check_rate,
+)
 
+# One registry name per entry: `create_model(name)` builds `BERT(preset=name)`.
 PRESETS = {
     # BERT-Tiny (Turc et al. 2019, "Well-Read Students Learn Better"): 2 x 128, 2 heads.
     "bert_tiny": dict(
@@ -56,6 +65,8 @@ PRESETS = {
         num_segments=2,
     ),
 }
+# Parameters of each preset (as many as keras-hub's BertBackbone of the same configuration).
+_PRESET_PARAMS = {"bert_tiny": 4_385_920, "bert_base": 109_482_240}
 _ARGS = tuple(PRESETS["bert_base"])
 # keras-hub's BertBackbone defaults for the arguments it gives defaults to.
 _DEFAULTS = {"dropout": 0.1, "max_sequence_length": 512, "num_segments": 2}
@@ -76,36 +87,25 @@ _PAPER = (
 LAYER_NORM_EPSILON = 1e-12  # BERT's (and keras-hub's) LayerNormalization epsilon
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_int(value, argument, minimum=1, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not _is_int(value) or value < minimum:
-        accepted = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{argument} must be {accepted}; got {argument}={value!r}.")
-
-
-def _check_rate(value, argument):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{argument} must be a number in [0, 1); got {argument}={value!r}.")
-
-
 def _resolve(preset, given):
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)} or None; got preset={preset!r}.")
+    """The preset's configuration overridden by the arguments given, checked."""
+    check_choice("preset", preset, (*PRESETS, None))
     config = dict(PRESETS[preset]) if preset else dict(_DEFAULTS)
     config.update({k: v for k, v in given.items() if v is not None})
     missing = [k for k in _ARGS if k not in config]
     if missing:
         raise ValueError(f"BERT needs {', '.join(missing)} (or a preset such as 'bert_tiny').")
-    for key in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
-        _check_int(config[key], key)
-    _check_int(config["max_sequence_length"], "max_sequence_length")
-    _check_int(config["num_segments"], "num_segments")
-    _check_rate(config["dropout"], "dropout")
+    for key in (
+        "vocabulary_size",
+        "num_layers",
+        "num_heads",
+        "hidden_dim",
+        "intermediate_dim",
+        "max_sequence_length",
+        "num_segments",
+    ):
+        config[key] = check_positive_int(key, config[key])
+    config["dropout"] = check_rate("dropout", config["dropout"])
     if config["hidden_dim"] % config["num_heads"]:
         raise ValueError(
             f"num_heads must divide hidden_dim; got num_heads={config['num_heads']} and "
@@ -118,19 +118,60 @@ def _initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)  # BERT's initializer_range
 
 
-def _register(name, reference_params, **kwargs):
-    register_model(
-        name,
-        family="bert",
-        paper=_PAPER,
-        year=2018,
-        default_input_shape=(512,),
-        min_input_size=1,
-        task="text_encoder",
-        reference_params=reference_params,
-        builder_kwargs={"preset": name},
-        test_kwargs=_TEST_KWARGS,
-        **kwargs,
+def _embeddings(token_ids, segment_ids, config):
+    """Token + learned position + segment embeddings, LayerNormalization and dropout."""
+    hidden = config["hidden_dim"]
+    x = TokenAndPositionEmbedding(
+        config["vocabulary_size"],
+        config["max_sequence_length"],
+        hidden,
+        embeddings_initializer=_initializer(),
+        position_initializer=_initializer(),
+        name="token_embedding",
+    )(token_ids)
+    segments = SegmentEmbedding(
+        config["num_segments"],
+        hidden,
+        embeddings_initializer=_initializer(),
+        name="segment_embedding",
+    )(segment_ids)
+    x = keras.layers.Add(name="embeddings_add")([x, segments])
+    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(x)
+    return keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
+
+
+def _encoder_block(x, padding_mask, config, index):
+    """A post-LN encoder block attending in both directions, only padding masked."""
+    return TransformerEncoderBlock(
+        config["num_heads"],
+        config["intermediate_dim"],
+        dropout=config["dropout"],
+        activation="gelu_approximate",  # keras-hub's; the paper's GELU uses the tanh form too
+        layer_norm_epsilon=LAYER_NORM_EPSILON,
+        norm_first=False,
+        kernel_initializer=_initializer(),
+        name=f"transformer_layer_{index}",
+    )(x, padding_mask=padding_mask)
+
+
+def _bert(config, sequence_length, name):
+    """The one builder: embeddings, the encoder stack and the tanh pooler over [CLS]."""
+    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input((sequence_length,), dtype="int32", name="segment_ids")
+    padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
+    x = _embeddings(token_ids, segment_ids, config)
+    for i in range(config["num_layers"]):
+        x = _encoder_block(x, padding_mask, config, i)
+    pooled = keras.layers.Dense(
+        config["hidden_dim"],
+        activation="tanh",
+        kernel_initializer=_initializer(),
+        name="pooled_dense",
+    )(x[:, 0, :])
+    return keras.Model(
+        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+        {"sequence_output": x, "pooled_output": pooled},
+        name=name,
     )
 
 
@@ -182,56 +223,29 @@ def BERT(
             num_segments=num_segments,
         ),
     )
-    _check_int(sequence_length, "sequence_length", allow_none=True)
+    sequence_length = check_positive_int_or_none("sequence_length", sequence_length)
     if sequence_length is not None and sequence_length > config["max_sequence_length"]:
         raise ValueError(
             f"sequence_length={sequence_length} exceeds max_sequence_length="
             f"{config['max_sequence_length']}."
         )
-    hidden = config["hidden_dim"]
-    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
-    segment_ids = keras.Input((sequence_length,), dtype="int32", name="segment_ids")
-    padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
-    x = TokenAndPositionEmbedding(
-        config["vocabulary_size"],
-        config["max_sequence_length"],
-        hidden,
-        embeddings_initializer=_initializer(),
-        position_initializer=_initializer(),
-        name="token_embedding",
-    )(token_ids)
-    segments = SegmentEmbedding(
-        config["num_segments"],
-        hidden,
-        embeddings_initializer=_initializer(),
-        name="segment_embedding",
-    )(segment_ids)
-    x = keras.layers.Add(name="embeddings_add")([x, segments])
-    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(x)
-    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
-    for i in range(config["num_layers"]):
-        x = TransformerEncoderBlock(
-            config["num_heads"],
-            config["intermediate_dim"],
-            dropout=config["dropout"],
-            activation="gelu_approximate",  # keras-hub's; the paper's GELU uses the tanh form too
-            layer_norm_epsilon=LAYER_NORM_EPSILON,
-            norm_first=False,
-            kernel_initializer=_initializer(),
-            name=f"transformer_layer_{i}",
-        )(x, padding_mask=padding_mask)
-    pooled = keras.layers.Dense(
-        hidden, activation="tanh", kernel_initializer=_initializer(), name="pooled_dense"
-    )(x[:, 0, :])
-    return keras.Model(
-        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-        {"sequence_output": x, "pooled_output": pooled},
-        name=name or preset or "bert",
+    return _bert(config, sequence_length, name or preset or "bert")
+
+
+for _preset in PRESETS:
+    register_model(
+        _preset,
+        builder=BERT,
+        builder_kwargs={"preset": _preset},
+        family="bert",
+        paper=_PAPER,
+        year=2018,
+        default_input_shape=(PRESETS[_preset]["max_sequence_length"],),
+        min_input_size=1,
+        task="text_encoder",
+        reference_params=_PRESET_PARAMS[_preset],
+        test_kwargs=_TEST_KWARGS,
     )
-
-
-_register("bert_tiny", 4_385_920, builder=BERT)
-_register("bert_base", 109_482_240, builder=BERT)
 
 
 def backbone_config(backbone):
@@ -293,9 +307,9 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
         A model from the backbone's inputs plus `"mask_positions"` (int32,
         `(batch, max_predictions)`) to `{"mlm": (batch, max_predictions, vocab)
         logits, "nsp": (batch, 2) logits}` (float32). Train it with
-        `pretraining_losses()` on `keras_archs.data.text.bert_pretraining_dataset`.
+        `pretraining_losses()` on `keras_archs.data.bert.bert_pretraining_dataset`.
     """
-    _check_int(max_predictions, "max_predictions")
+    check_positive_int("max_predictions", max_predictions)
     inputs = _backbone_inputs(backbone)
     config = backbone_config(backbone)
     outputs = backbone(inputs)
@@ -339,8 +353,8 @@ def BERTClassifier(backbone, num_classes, dropout=0.1, activation=None, name="be
     Returns a model from the backbone's inputs to `(batch, num_classes)` scores
     (logits when `activation` is None), float32.
     """
-    _check_int(num_classes, "num_classes")
-    _check_rate(dropout, "dropout")
+    check_positive_int("num_classes", num_classes)
+    check_rate("dropout", dropout)
     inputs = _backbone_inputs(backbone)
     x = keras.layers.Dropout(dropout, name="classifier_dropout")(backbone(inputs)["pooled_output"])
     x = keras.layers.Dense(num_classes, kernel_initializer=_initializer(), name="logits")(x)
@@ -357,8 +371,8 @@ def BERTTokenClassifier(
     Returns a model from the backbone's inputs to `(batch, seq, num_classes)` scores
     (logits when `activation` is None), float32.
     """
-    _check_int(num_classes, "num_classes")
-    _check_rate(dropout, "dropout")
+    check_positive_int("num_classes", num_classes)
+    check_rate("dropout", dropout)
     inputs = _backbone_inputs(backbone)
     x = backbone(inputs)["sequence_output"]
     x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)

@@ -17,18 +17,35 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DenseBlock, TransitionBlock
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import register_imagenet_weights
+from keras_archs.validation import is_int
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
 
-_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
-# keras.applications' files and MD5 hashes (with top, without top).
-for _key, _md5, _md5_notop in (
-    ("densenet121", "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
-    ("densenet169", "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
-    ("densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
-):
-    _stem = f"{_URL}{_key}_weights_tf_dim_ordering_tf_kernels"
-    register_imagenet_weights(_key, f"{_stem}.h5", _md5, f"{_stem}_notop.h5", _md5_notop)
 
+def _ka_file(key, md5, md5_notop):
+    url = f"{KERAS_APPLICATIONS_URL}densenet/{key}_weights_tf_dim_ordering_tf_kernels"
+    return {
+        "origin": "keras.applications",
+        "url": f"{url}.h5",
+        "md5": md5,
+        "url_notop": f"{url}_notop.h5",
+        "md5_notop": md5_notop,
+    }
+
+
+# keras.applications' ImageNet files (same URLs, hashes and cache names).
+WEIGHTS = {
+    "densenet121": _ka_file(
+        "densenet121", "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"
+    ),
+    "densenet169": _ka_file(
+        "densenet169", "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"
+    ),
+    "densenet201": _ka_file(
+        "densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"
+    ),
+}
+
+# Layers per dense block of the variants with published weights.
 _BLOCKS = {
     "densenet121": (6, 12, 24, 16),
     "densenet169": (6, 12, 32, 32),
@@ -63,6 +80,32 @@ def name_map(blocks):
     return mapping
 
 
+def _stem(x):
+    """7x7/2 convolution, BatchNormalization, ReLU, 3x3/2 max-pool (keras.applications' names)."""
+    x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="zero_padding2d")(x)
+    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="zero_padding2d_1")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+
+
+def _dense_stages(x, blocks):
+    """Four dense blocks (growth 32, bottleneck 4 x 32), halved by a transition between them."""
+    for stage, n in enumerate(blocks, start=2):
+        x = DenseBlock(n, growth_rate=32, bottleneck_width=4, bn_epsilon=_EPS, name=f"conv{stage}")(
+            x
+        )
+        if stage < 5:
+            x = TransitionBlock(0.5, bn_epsilon=_EPS, name=f"pool{stage}")(x)
+    # DenseNet-BC normalizes the concatenated maps once more before the classifier.
+    x = keras.layers.BatchNormalization(epsilon=_EPS, name="bn")(x)
+    return keras.layers.Activation("relu", name="relu")(x)
+
+
+_PAPER = "Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, CVPR"
+
+
 def DenseNet(
     blocks,
     include_top=True,
@@ -74,123 +117,91 @@ def DenseNet(
     classifier_activation="softmax",
     name="densenet",
     features_only=False,
+    data_format=None,
 ):
     """DenseNet-BC with `blocks` layers in its four dense blocks (keras.applications' `DenseNet`).
 
-    ImageNet weights exist for the DenseNet121/169/201 block counts only. Other arguments
-    as `DenseNet121`.
-    """
-    blocks = tuple(blocks) if isinstance(blocks, (list, tuple)) else blocks
-    if (
-        not isinstance(blocks, tuple)
-        or len(blocks) != 4
-        or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in blocks)
-    ):
-        raise ValueError(
-            f"blocks must be four integers >= 1 (layers per dense block); got blocks={blocks!r}."
-        )
-    variant = next((k for k, v in _BLOCKS.items() if v == blocks), None)
-    if weights == "imagenet" and variant is None:
-        raise ValueError(
-            "weights='imagenet' exists for blocks (6, 12, 24, 16), (6, 12, 32, 32) and "
-            f"(6, 12, 48, 32) only; got blocks={blocks!r}. Use weights=None."
-        )
-    return _densenet(
-        variant or blocks,
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
+    The family's one builder: DenseNet121/169/201 call it with their block counts.
+    ImageNet weights exist for those three block counts only.
 
-
-def _densenet(
-    variant,
-    include_top,
-    weights,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    name,
-    features_only,
-):
-    include_top, pooling, input_shape, weights, img_input = _image.prepare(
-        features_only=features_only,
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=224,
-        min_size=32,
-        weights_key=variant,
-    )
-    blocks = _BLOCKS[variant] if isinstance(variant, str) else variant
-    x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="zero_padding2d")(img_input)
-    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
-    x = keras.layers.Activation("relu", name="conv1_relu")(x)
-    x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="zero_padding2d_1")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
-    for stage, n in enumerate(blocks, start=2):
-        x = DenseBlock(n, growth_rate=32, bottleneck_width=4, bn_epsilon=_EPS, name=f"conv{stage}")(
-            x
-        )
-        if stage < 5:
-            x = TransitionBlock(0.5, bn_epsilon=_EPS, name=f"pool{stage}")(x)
-    x = keras.layers.BatchNormalization(epsilon=_EPS, name="bn")(x)
-    x = keras.layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights, name_map=name_map(blocks))
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
-
-
-_COMMON = dict(
-    family="densenet",
-    paper="Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, CVPR",
-    year=2017,
-    default_input_shape=(224, 224, 3),
-    min_input_size=32,
-    task="image_classification",
-    test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
-    feature_layers=FEATURE_LAYERS,
-)
-
-_ARGS_DOC = """
     Args:
+        blocks: four integers >= 1, the layers of each dense block.
         include_top: whether to include the global-average-pooled classifier.
         weights: None, "imagenet" (keras.applications' file, downloaded once) or a path
             (keras.applications' legacy `.h5` layout or a Keras 3 weights file).
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 32x32; any channel count
-            with `weights=None`; `(None, None, C)` allowed without the top.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` under
+            channels_first), at least 32x32; any channel count with `weights=None`;
+            `(None, None, C)` allowed without the top.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes (1000 with ImageNet weights and the top).
         classifier_activation: activation of the output layer.
         name: model name.
         features_only: return a model whose outputs are the dict {"P1".."P5"} of
             feature maps at strides 2..32 (the top and `pooling` are ignored).
+        data_format: "channels_last" or "channels_first" for the input and the feature
+            maps; default `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
-"""
+    """
+    if (
+        not isinstance(blocks, (list, tuple))
+        or len(blocks) != 4
+        or not all(is_int(b) and b >= 1 for b in blocks)
+    ):
+        raise ValueError(
+            f"blocks must be four integers >= 1 (layers per dense block); got blocks={blocks!r}."
+        )
+    blocks = tuple(int(b) for b in blocks)
+    key = next((k for k, v in _BLOCKS.items() if v == blocks), None)
+    if weights == "imagenet" and key is None:
+        raise ValueError(
+            "weights='imagenet' exists for blocks (6, 12, 24, 16), (6, 12, 32, 32) and "
+            f"(6, 12, 48, 32) only; got blocks={blocks!r}. Use weights=None."
+        )
+    with _image.prepare(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
+        features_only=features_only,
+        data_format=data_format,
+        default_size=224,
+        min_size=32,
+        imagenet=WEIGHTS.get(key),
+    ) as build:
+        x = _stem(build.x)
+        x = _dense_stages(x, blocks)
+        return build.finish(x, feature_layers=FEATURE_LAYERS, name_map=name_map(blocks))
 
 
-@register_model("densenet121", reference_params=8_062_504, **_COMMON)
+def _register(name, reference_params):
+    return register_model(
+        name,
+        family="densenet",
+        paper=_PAPER,
+        year=2017,
+        default_input_shape=(224, 224, 3),
+        min_input_size=32,
+        task="image_classification",
+        reference_params=reference_params,
+        test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
+        feature_layers=FEATURE_LAYERS,
+        weights=WEIGHTS[name],
+        preprocessing="torch",
+    )
+
+
+# The registered variants: `DenseNet` with keras.applications' block counts; arguments
+# as `DenseNet` (without `blocks`).
+
+
+@_register("densenet121", 8_062_504)
 def DenseNet121(
     include_top=True,
     weights="imagenet",
@@ -201,26 +212,17 @@ def DenseNet121(
     classifier_activation="softmax",
     name="densenet121",
     features_only=False,
+    data_format=None,
 ):
     """DenseNet121: each layer receives the concatenated feature maps of all layers before it.
 
     Huang et al. (2017), DenseNet-BC with dense blocks of 6, 12, 24 and 16 layers.
+    Arguments as `DenseNet`.
     """
-    return _densenet(
-        "densenet121",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
+    return DenseNet(_BLOCKS["densenet121"], **locals())
 
 
-@register_model("densenet169", reference_params=14_307_880, **_COMMON)
+@_register("densenet169", 14_307_880)
 def DenseNet169(
     include_top=True,
     weights="imagenet",
@@ -231,26 +233,16 @@ def DenseNet169(
     classifier_activation="softmax",
     name="densenet169",
     features_only=False,
+    data_format=None,
 ):
     """DenseNet169: dense connectivity (every layer sees all earlier maps), blocks 6-12-32-32.
 
-    Huang et al. (2017), DenseNet-BC. Arguments as `DenseNet121`.
+    Huang et al. (2017), DenseNet-BC. Arguments as `DenseNet`.
     """
-    return _densenet(
-        "densenet169",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
+    return DenseNet(_BLOCKS["densenet169"], **locals())
 
 
-@register_model("densenet201", reference_params=20_242_984, **_COMMON)
+@_register("densenet201", 20_242_984)
 def DenseNet201(
     include_top=True,
     weights="imagenet",
@@ -261,23 +253,10 @@ def DenseNet201(
     classifier_activation="softmax",
     name="densenet201",
     features_only=False,
+    data_format=None,
 ):
     """DenseNet201: dense connectivity (every layer sees all earlier maps), blocks 6-12-48-32.
 
-    Huang et al. (2017), DenseNet-BC. Arguments as `DenseNet121`.
+    Huang et al. (2017), DenseNet-BC. Arguments as `DenseNet`.
     """
-    return _densenet(
-        "densenet201",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
-
-
-DenseNet121.__doc__ += _ARGS_DOC
+    return DenseNet(_BLOCKS["densenet201"], **locals())

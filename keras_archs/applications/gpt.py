@@ -15,7 +15,7 @@ moves each LayerNormalization to the input of its sub-layer (pre-LN) and adds on
 after the last block. The pre-softmax projection is the token embedding matrix,
 transposed (tied input/output embeddings). Layer names and weights follow
 keras-hub's `GPT2Backbone` (`token_embedding`, `transformer_layer_{i}`,
-`layer_norm`), so `keras_archs.weights.from_keras_hub` copies one into the other.
+`layer_norm`), so `keras_archs.convert.from_keras_hub` copies one into the other.
 
 `generate(model, prompt_ids, max_new_tokens, ...)` decodes with a key/value cache
 in one `keras.ops.while_loop`, run through `predict_on_batch`, so the backend
@@ -30,7 +30,17 @@ from keras import ops
 
 from keras_archs.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_positive_float,
+    check_positive_int,
+    check_positive_int_or_none,
+    check_rate,
+)
 
+# One registry name per entry: `create_model(name)` builds `GPT(preset=name)`.
 PRESETS = {
     # Small enough to learn Python's standard library byte by byte on a CPU in minutes.
     "gpt_mini": dict(
@@ -53,6 +63,9 @@ PRESETS = {
         max_sequence_length=1024,
     ),
 }
+# The registry's reference size of a preset (as many as keras-hub's GPT2Backbone of
+# the same configuration): GPT-2 small's published count.
+_PRESET_PARAMS = {"gpt2": 124_439_808}
 _ARGS = tuple(PRESETS["gpt2"])
 # The generic suite's tiny configuration (tests/test_models.py).
 _TEST_KWARGS = {
@@ -64,34 +77,27 @@ _TEST_KWARGS = {
     "max_sequence_length": 16,
     "sequence_length": 16,
 }
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_int(value, argument, minimum=1, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not _is_int(value) or value < minimum:
-        accepted = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{argument} must be {accepted}; got {argument}={value!r}.")
+_PAPER = "Radford et al., Language Models are Unsupervised Multitask Learners (GPT-2)"
 
 
 def _resolve(preset, given):
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)} or None; got preset={preset!r}.")
+    """The preset's configuration overridden by the arguments given, checked."""
+    check_choice("preset", preset, (*PRESETS, None))
     config = dict(PRESETS[preset]) if preset else {"dropout": 0.1}  # keras-hub's default
     config.update({k: v for k, v in given.items() if v is not None})
     missing = [k for k in _ARGS if k not in config]
     if missing:
         raise ValueError(f"GPT needs {', '.join(missing)} (or a preset such as 'gpt_mini').")
-    for key in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
-        _check_int(config[key], key)
-    _check_int(config["max_sequence_length"], "max_sequence_length")
-    dropout = config["dropout"]
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
+    for key in (
+        "vocabulary_size",
+        "num_layers",
+        "num_heads",
+        "hidden_dim",
+        "intermediate_dim",
+        "max_sequence_length",
+    ):
+        config[key] = check_positive_int(key, config[key])
+    config["dropout"] = check_rate("dropout", config["dropout"])
     if config["hidden_dim"] % config["num_heads"]:
         raise ValueError(
             f"num_heads must divide hidden_dim; got num_heads={config['num_heads']} and "
@@ -104,17 +110,49 @@ def _gpt_initializer(stddev):
     return keras.initializers.RandomNormal(stddev=stddev)
 
 
-@register_model(
-    "gpt_mini",
-    family="gpt",
-    paper="Radford et al., Language Models are Unsupervised Multitask Learners (GPT-2)",
-    year=2019,
-    default_input_shape=(128,),
-    min_input_size=1,
-    task="language_model",
-    builder_kwargs={"preset": "gpt_mini"},
-    test_kwargs=_TEST_KWARGS,
-)
+def _embedding(config):
+    """Token plus learned position embeddings; called with `reverse=True` it is the tied
+    pre-softmax projection."""
+    return TokenAndPositionEmbedding(
+        config["vocabulary_size"],
+        config["max_sequence_length"],
+        config["hidden_dim"],
+        embeddings_initializer=_gpt_initializer(0.01),
+        position_initializer=_gpt_initializer(0.02),
+        name="token_embedding",
+    )
+
+
+def _decoder_block(x, padding_mask, config, layer_norm_epsilon, index):
+    """GPT-2's pre-LN causal self-attention block (no cross-attention)."""
+    return TransformerDecoderBlock(
+        config["num_heads"],
+        config["intermediate_dim"],
+        dropout=config["dropout"],
+        activation="gelu_approximate",
+        layer_norm_epsilon=layer_norm_epsilon,
+        norm_first=True,
+        kernel_initializer=_gpt_initializer(0.02),
+        name=f"transformer_layer_{index}",
+    )(x, padding_mask=padding_mask, use_causal_mask=True)
+
+
+def _gpt(config, sequence_length, layer_norm_epsilon, name):
+    """The one builder: embeddings, the decoder stack, a final LayerNorm, tied logits."""
+    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
+    embedding = _embedding(config)
+    x = embedding(token_ids)
+    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
+    for i in range(config["num_layers"]):
+        x = _decoder_block(x, padding_mask, config, layer_norm_epsilon, i)
+    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="layer_norm")(x)
+    logits = embedding(x, reverse=True)
+    # float32 logits keep the softmax of mixed-precision models accurate.
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    return keras.Model({"token_ids": token_ids, "padding_mask": padding_mask}, logits, name=name)
+
+
 def GPT(
     vocabulary_size=None,
     num_layers=None,
@@ -162,59 +200,30 @@ def GPT(
             max_sequence_length=max_sequence_length,
         ),
     )
-    _check_int(sequence_length, "sequence_length", allow_none=True)
+    sequence_length = check_positive_int_or_none("sequence_length", sequence_length)
     if sequence_length is not None and sequence_length > config["max_sequence_length"]:
         raise ValueError(
             f"sequence_length={sequence_length} exceeds max_sequence_length="
             f"{config['max_sequence_length']}."
         )
-    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
-    padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
-    embedding = TokenAndPositionEmbedding(
-        config["vocabulary_size"],
-        config["max_sequence_length"],
-        config["hidden_dim"],
-        embeddings_initializer=_gpt_initializer(0.01),
-        position_initializer=_gpt_initializer(0.02),
-        name="token_embedding",
-    )
-    x = embedding(token_ids)
-    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
-    for i in range(config["num_layers"]):
-        x = TransformerDecoderBlock(
-            config["num_heads"],
-            config["intermediate_dim"],
-            dropout=config["dropout"],
-            activation="gelu_approximate",
-            layer_norm_epsilon=layer_norm_epsilon,
-            norm_first=True,
-            kernel_initializer=_gpt_initializer(0.02),
-            name=f"transformer_layer_{i}",
-        )(x, padding_mask=padding_mask, use_causal_mask=True)
-    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="layer_norm")(x)
-    logits = embedding(x, reverse=True)
-    # float32 logits keep the softmax of mixed-precision models accurate.
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
-    return keras.Model(
-        {"token_ids": token_ids, "padding_mask": padding_mask},
-        logits,
-        name=name or preset or "gpt",
-    )
+    layer_norm_epsilon = check_positive_float("layer_norm_epsilon", layer_norm_epsilon)
+    return _gpt(config, sequence_length, layer_norm_epsilon, name or preset or "gpt")
 
 
-register_model(
-    "gpt2",
-    family="gpt",
-    paper="Radford et al., Language Models are Unsupervised Multitask Learners (GPT-2)",
-    year=2019,
-    default_input_shape=(1024,),
-    min_input_size=1,
-    task="language_model",
-    reference_params=124_439_808,
-    builder_kwargs={"preset": "gpt2"},
-    test_kwargs=_TEST_KWARGS,
-    builder=GPT,
-)
+for _preset in PRESETS:
+    register_model(
+        _preset,
+        builder=GPT,
+        builder_kwargs={"preset": _preset},
+        family="gpt",
+        paper=_PAPER,
+        year=2019,
+        default_input_shape=(PRESETS[_preset]["max_sequence_length"],),
+        min_input_size=1,
+        task="language_model",
+        reference_params=_PRESET_PARAMS.get(_preset),
+        test_kwargs=_TEST_KWARGS,
+    )
 
 
 def causal_lm_loss():
@@ -237,9 +246,8 @@ def sequence_classifier(model, num_classes, dropout=0.1, activation=None, name=N
     num_classes)` outputs (logits unless `activation` is given). Sequences must be
     right-padded (real tokens first).
     """
-    _check_int(num_classes, "num_classes")
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
+    check_positive_int("num_classes", num_classes)
+    check_rate("dropout", dropout)
     inputs = {t.name: t for t in model.inputs}
     token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
     hidden = model.get_layer("layer_norm").output
@@ -274,8 +282,14 @@ def _blocks(model):
     return blocks
 
 
-class _Generator(keras.Model):
-    """Cached autoregressive decoding with the layers of a GPT model (weights shared)."""
+class GPTGenerator(keras.Model):
+    """Cached autoregressive decoding with the layers of a GPT model (weights shared).
+
+    `generate` builds one per model and settings; the SavedModel export builds one for
+    its `generate` signature. Called on `{"prompt_ids": (batch, prompt_length) int32,
+    "uniforms": (batch, max_new_tokens) float32 in [0, 1)}` (the random draws of the
+    sampling), it returns `{"tokens", "logits"}` of the new tokens.
+    """
 
     def __init__(self, model, max_new_tokens, greedy, temperature, top_k, top_p, end_token_id):
         super().__init__(name=f"{model.name}_generator")
@@ -382,23 +396,19 @@ def generate(
         int32 numpy array `(batch, max_new_tokens)` of new tokens, or `(tokens, logits)`
         with logits `(batch, max_new_tokens, vocabulary_size)` when `return_logits`.
 
-    The decoding loop (`_Generator`) is built once per model and settings and compiled
+    The decoding loop (`GPTGenerator`) is built once per model and settings and compiled
     on its first call for a given prompt shape; later calls reuse the compiled loop.
     """
     vocabulary_size, context = _config_of(model)
-    _check_int(max_new_tokens, "max_new_tokens")
-    _check_int(top_k, "top_k", minimum=0)
-    if not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be a number in (0, 1]; got top_p={top_p!r}.")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
-        raise TypeError(f"temperature must be a number > 0; got temperature={temperature!r}.")
-    if temperature <= 0:
-        raise ValueError(
-            f"temperature must be > 0; got temperature={temperature!r}. For greedy "
-            "decoding pass greedy=True."
-        )
-    _check_int(seed, "seed", minimum=0, allow_none=True)
-    _check_int(end_token_id, "end_token_id", minimum=0, allow_none=True)
+    check_positive_int("max_new_tokens", max_new_tokens)
+    check_int("top_k", top_k, minimum=0)
+    check_float("top_p", top_p, minimum=0, maximum=1, exclusive_minimum=True)
+    try:
+        check_positive_float("temperature", temperature)
+    except ValueError as error:  # the likely intent of temperature=0 has its own switch
+        raise ValueError(f"{error} For greedy decoding pass greedy=True.") from None
+    check_int("seed", seed, minimum=0, allow_none=True)
+    check_int("end_token_id", end_token_id, minimum=0, allow_none=True)
     ids = np.asarray(prompt_ids)
     if ids.ndim != 2 or ids.dtype.kind not in "iu" or ids.shape[1] < 1:
         raise ValueError(
@@ -429,7 +439,7 @@ def generate(
     key = (*settings, end_token_id)
     generators = model.__dict__.setdefault("_generators", {})
     if key not in generators:
-        generators[key] = _Generator(model, *settings, end_token_id)
+        generators[key] = GPTGenerator(model, *settings, end_token_id)
     uniforms = np.random.default_rng(seed).random((len(ids), max_new_tokens), dtype="float32")
     out = generators[key].predict_on_batch(
         {"prompt_ids": ids.astype("int32"), "uniforms": uniforms}

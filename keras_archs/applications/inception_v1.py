@@ -18,6 +18,11 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import AdaptiveAveragePooling2D, InceptionModule
 from keras_archs.registry import register_model
+from keras_archs.validation import check_bool, check_rate
+
+# keras.applications publishes no GoogLeNet file; torchvision's weights use a 3x3 "5x5"
+# branch, so they do not fit this layout either.
+WEIGHTS: dict = {}
 
 FEATURE_LAYERS = {
     "P1": "conv1_relu",
@@ -69,14 +74,69 @@ def _module(x, key):
     return InceptionModule(*_MODULES[key], bn_epsilon=_EPS, name=f"inception{key}")(x)
 
 
-def _aux_head(x, classes, classifier_activation, dropout, name):
+def _aux_head(x, build, dropout, name):
     """Section 5: 4x4 average pool, 1x1 conv (128), FC 1024, 70% dropout, classifier."""
     x = AdaptiveAveragePooling2D(4, name=f"{name}_pool")(x)
     x = _conv_bn(x, 128, 1, f"{name}_proj")
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     x = keras.layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return _image.classifier(x, classes, classifier_activation, name=f"{name}_predictions")
+    return _image.classifier(
+        x, build.classes, build.classifier_activation, name=f"{name}_predictions"
+    )
+
+
+def _inception_v1(*, aux_logits, dropout, aux_dropout, weights, name, **args):
+    """The one builder: stem, nine Inception modules, optional auxiliary heads, the top."""
+    # GoogLeNet's own arguments, checked before `_image.prepare` makes the input.
+    check_rate("dropout", dropout)
+    check_rate("aux_dropout", aux_dropout)
+    check_bool("aux_logits", aux_logits)
+    include_top = check_bool("include_top", args["include_top"])
+    features_only = check_bool("features_only", args["features_only"])
+    if aux_logits and (not include_top or features_only):
+        raise ValueError(
+            "aux_logits=True adds auxiliary classifiers and needs include_top=True "
+            f"and features_only=False; got include_top={include_top}, "
+            f"features_only={features_only}."
+        )
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=224,
+        min_size=32,
+        imagenet=WEIGHTS.get("inception_v1"),
+    ) as build:
+        x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(build.x)
+        x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+        x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
+        x = keras.layers.Activation("relu", name="conv1_relu")(x)
+        x = _max_pool(x, 3, "pool1")
+        x = _conv_bn(x, 64, 1, "conv2")
+        x = _conv_bn(x, 192, 3, "conv3")
+        x = _max_pool(x, 3, "pool2")
+        x = _module(x, "3a")
+        x = _module(x, "3b")
+        x = _max_pool(x, 3, "pool3")
+        x = _module(x, "4a")
+        aux = []
+        if aux_logits:
+            aux.append(_aux_head(x, build, aux_dropout, "aux1"))
+        for key in ("4b", "4c", "4d"):
+            x = _module(x, key)
+        if aux_logits:
+            aux.append(_aux_head(x, build, aux_dropout, "aux2"))
+        x = _module(x, "4e")
+        x = _max_pool(x, 2, "pool4")
+        x = _module(x, "5a")
+        x = _module(x, "5b")
+        return build.finish(
+            x,
+            top=_image.average_top(dropout=dropout),
+            extra_outputs=aux,
+            feature_layers=FEATURE_LAYERS,
+        )
 
 
 @register_model(
@@ -92,6 +152,8 @@ def _aux_head(x, classes, classifier_activation, dropout, name):
     test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
     aliases=("googlenet",),
     feature_layers=FEATURE_LAYERS,
+    weights=WEIGHTS.get("inception_v1"),
+    preprocessing="tf",
 )
 def InceptionV1(
     include_top=True,
@@ -106,6 +168,7 @@ def InceptionV1(
     aux_logits=False,
     dropout=0.4,
     aux_dropout=0.7,
+    data_format=None,
 ):
     """InceptionV1 (GoogLeNet): modules run 1x1, 3x3, 5x5 convolutions and pooling in parallel.
 
@@ -117,8 +180,9 @@ def InceptionV1(
         include_top: whether to include global average pooling, dropout and the classifier.
         weights: None or the path to a weights file (no ImageNet file in keras.applications).
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
-            with the top, `(None, None, 3)` without.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` for
+            channels_first), at least 32x32; default 224x224x3 with the top, any size
+            without.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes.
         classifier_activation: activation of the output layer(s).
@@ -131,63 +195,10 @@ def InceptionV1(
             inference, with the same layer names.
         dropout: dropout rate before the classifier, in [0, 1).
         aux_dropout: dropout rate in the auxiliary classifiers, in [0, 1).
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    for arg, value in (("dropout", dropout), ("aux_dropout", aux_dropout)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"{arg} must be a number in [0, 1); got {arg}={value!r}.")
-    if not isinstance(aux_logits, bool):
-        raise TypeError(f"aux_logits must be True or False; got aux_logits={aux_logits!r}.")
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    if aux_logits and not include_top:
-        raise ValueError(
-            "aux_logits=True adds auxiliary classifiers and needs include_top=True "
-            "(and features_only=False); got include_top=False."
-        )
-    input_shape = _image.check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=224,
-        min_size=32,
-    )
-    img_input = _image.image_input(input_shape, input_tensor)
-    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
-    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
-    x = keras.layers.Activation("relu", name="conv1_relu")(x)
-    x = _max_pool(x, 3, "pool1")
-    x = _conv_bn(x, 64, 1, "conv2")
-    x = _conv_bn(x, 192, 3, "conv3")
-    x = _max_pool(x, 3, "pool2")
-    x = _module(x, "3a")
-    x = _module(x, "3b")
-    x = _max_pool(x, 3, "pool3")
-    x = _module(x, "4a")
-    aux = []
-    if aux_logits:
-        aux.append(_aux_head(x, classes, classifier_activation, aux_dropout, "aux1"))
-    for key in ("4b", "4c", "4d"):
-        x = _module(x, key)
-    if aux_logits:
-        aux.append(_aux_head(x, classes, classifier_activation, aux_dropout, "aux2"))
-    x = _module(x, "4e")
-    x = _max_pool(x, 2, "pool4")
-    x = _module(x, "5a")
-    x = _module(x, "5b")
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    else:
-        x = _image.pool_features(x, pooling)
-    outputs = [x, *aux] if aux_logits else x
-    model = _image.make_model(img_input, input_tensor, outputs, name)
-    model = _image.load_weights(model, weights)
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
+    return _inception_v1(**locals())

@@ -20,6 +20,20 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import FactorizedConv2D
 from keras_archs.registry import register_model
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
+
+_KA_FILE = f"{KERAS_APPLICATIONS_URL}inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels"
+
+# keras.applications' ImageNet files (same URLs, hashes and cache names).
+WEIGHTS = {
+    "inception_v3": {
+        "origin": "keras.applications",
+        "url": f"{_KA_FILE}.h5",
+        "md5": "9a0d58056eeedaa3f26cb7ebd46da564",
+        "url_notop": f"{_KA_FILE}_notop.h5",
+        "md5_notop": "bcbd6486424b2319ff4ef7d526e38f63",
+    },
+}
 
 FEATURE_LAYERS = {
     "P1": "stem_conv3_relu",
@@ -131,6 +145,34 @@ def _module_8(x, name):
     return keras.layers.Concatenate(name=name)([b1, b3, bd, bp])
 
 
+def _inception_v3(*, weights, name, **args):
+    """The one builder: the stem, 35x35, 17x17 and 8x8 modules with two grid reductions."""
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=299,
+        min_size=75,
+        imagenet=WEIGHTS["inception_v3"],
+    ) as build:
+        x = _conv_bn(build.x, 32, 3, "stem_conv1", strides=2, padding="valid")
+        x = _conv_bn(x, 32, 3, "stem_conv2", padding="valid")
+        x = _conv_bn(x, 64, 3, "stem_conv3")
+        x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
+        x = _conv_bn(x, 80, 1, "stem_conv4", padding="valid")
+        x = _conv_bn(x, 192, 3, "stem_conv5", padding="valid")
+        x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
+        for i, pool_filters in enumerate((32, 64, 64)):
+            x = _module_35(x, pool_filters, f"mixed{i}")
+        x = _reduction_35_to_17(x, "mixed3")
+        for i, c in enumerate((128, 160, 160, 192), start=4):
+            x = _module_17(x, c, f"mixed{i}")
+        x = _reduction_17_to_8(x, "mixed8")
+        x = _module_8(x, "mixed9")
+        x = _module_8(x, "mixed10")
+        return build.finish(x, feature_layers=FEATURE_LAYERS)
+
+
 @register_model(
     "inception_v3",
     family="inception",
@@ -143,6 +185,8 @@ def _module_8(x, name):
     reference_params=23_851_784,
     test_kwargs={"input_shape": (75, 75, 3), "classes": 10},
     feature_layers=FEATURE_LAYERS,
+    weights=WEIGHTS["inception_v3"],
+    preprocessing="tf",
 )
 def InceptionV3(
     include_top=True,
@@ -154,6 +198,7 @@ def InceptionV3(
     classifier_activation="softmax",
     name="inception_v3",
     features_only=False,
+    data_format=None,
 ):
     """InceptionV3: large convolutions factorized into small and asymmetric ones (7x7 -> 1x7, 7x1).
 
@@ -165,51 +210,19 @@ def InceptionV3(
         include_top: whether to include global average pooling and the classifier.
         weights: None, "imagenet" (keras.applications' file, downloaded once) or a path.
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 75x75; default `(299, 299, 3)`
-            with the top, `(None, None, 3)` without.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` for
+            channels_first), at least 75x75; default 299x299x3 with the top or ImageNet
+            weights, any size otherwise.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes.
         classifier_activation: activation of the output layer.
         name: model name.
         features_only: return a model whose outputs are the dict {"P1".."P5"} of
             feature maps at strides of about 2..32 (the top and `pooling` are ignored).
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    include_top, pooling, input_shape, weights, img_input = _image.prepare(
-        features_only=features_only,
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=299,
-        min_size=75,
-        weights_key="inception_v3",
-    )
-    x = _conv_bn(img_input, 32, 3, "stem_conv1", strides=2, padding="valid")
-    x = _conv_bn(x, 32, 3, "stem_conv2", padding="valid")
-    x = _conv_bn(x, 64, 3, "stem_conv3")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
-    x = _conv_bn(x, 80, 1, "stem_conv4", padding="valid")
-    x = _conv_bn(x, 192, 3, "stem_conv5", padding="valid")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
-    for i, pool_filters in enumerate((32, 64, 64)):
-        x = _module_35(x, pool_filters, f"mixed{i}")
-    x = _reduction_35_to_17(x, "mixed3")
-    for i, c in enumerate((128, 160, 160, 192), start=4):
-        x = _module_17(x, c, f"mixed{i}")
-    x = _reduction_17_to_8(x, "mixed8")
-    x = _module_8(x, "mixed9")
-    x = _module_8(x, "mixed10")
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    else:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights)
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
+    return _inception_v3(**locals())

@@ -16,6 +16,35 @@ import keras
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
 
+# No published weights.
+WEIGHTS: dict = {}
+
+
+def _top(x, classes, classifier_activation):
+    """C5, F6 and the output: fully connected tanh layers on the flattened 5x5x16 maps."""
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(120, activation="tanh", name="c5")(x)
+    x = keras.layers.Dense(84, activation="tanh", name="f6")(x)
+    return _image.classifier(x, classes, classifier_activation)
+
+
+def _lenet(*, weights, name, **args):
+    """The one builder: two convolution + subsampling stages, then the C5-F6 classifier."""
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=32,
+        min_size=16,
+        default_channels=1,
+        imagenet=WEIGHTS.get("lenet5"),
+    ) as build:
+        x = keras.layers.Conv2D(6, 5, activation="tanh", name="c1")(build.x)
+        x = keras.layers.AveragePooling2D(2, name="s2")(x)
+        x = keras.layers.Conv2D(16, 5, activation="tanh", name="c3")(x)
+        x = keras.layers.AveragePooling2D(2, name="s4")(x)
+        return build.finish(x, top=_top)
+
 
 @register_model(
     "lenet5",
@@ -28,6 +57,9 @@ from keras_archs.registry import register_model
     reference_params=61_706,
     test_kwargs={"input_shape": (32, 32, 1), "classes": 10},
     train_defaults={"data": "digits", "epochs": 20, "batch_size": 32, "learning_rate": 2e-3},
+    weights=WEIGHTS.get("lenet5"),
+    # No preprocess_input: pixels scaled to [0, 1], as `keras-archs train` feeds them.
+    preprocessing="scale",
 )
 def LeNet5(
     include_top=True,
@@ -38,6 +70,7 @@ def LeNet5(
     classes=10,
     classifier_activation="softmax",
     name="lenet5",
+    data_format=None,
 ):
     """LeNet-5: spatial size shrinks with depth while the number of feature maps grows.
 
@@ -48,38 +81,16 @@ def LeNet5(
         include_top: whether to include the C5-F6-output classifier.
         weights: None or the path to a weights file.
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 16x16; default `(32, 32, 1)`.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` for
+            channels_first), at least 16x16; default 32x32x1.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes (default 10, the digits).
         classifier_activation: activation of the output layer.
         name: model name.
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    input_shape = _image.check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=32,
-        min_size=16,
-        default_channels=1,
-    )
-    img_input = _image.image_input(input_shape, input_tensor)
-    x = keras.layers.Conv2D(6, 5, activation="tanh", name="c1")(img_input)
-    x = keras.layers.AveragePooling2D(2, name="s2")(x)
-    x = keras.layers.Conv2D(16, 5, activation="tanh", name="c3")(x)
-    x = keras.layers.AveragePooling2D(2, name="s4")(x)
-    if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(120, activation="tanh", name="c5")(x)
-        x = keras.layers.Dense(84, activation="tanh", name="f6")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    else:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    return _image.load_weights(model, weights)
+    return _lenet(**locals())

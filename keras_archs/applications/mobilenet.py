@@ -23,32 +23,45 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import register_imagenet_weights
+from keras_archs.validation import check_float, check_int
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
 
 _V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 _V1_SIZES = (128, 160, 192, 224)
 _V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _V2_SIZES = (96, 128, 160, 192, 224)
-_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _V1_ALPHA_TEXT = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}
 
-# keras.applications publishes these files without hashes (it passes no file_hash).
-for _alpha in _V1_ALPHAS:
-    for _rows in _V1_SIZES:
-        _stem = f"{_URL}mobilenet/mobilenet_{_V1_ALPHA_TEXT[_alpha]}_{_rows}_tf"
-        register_imagenet_weights(
-            f"mobilenet_{_alpha}_{_rows}", f"{_stem}.h5", None, f"{_stem}_no_top.h5", None
+
+def _ka_file(stem):
+    # keras.applications publishes these files without hashes (it passes no file_hash).
+    return {
+        "origin": "keras.applications",
+        "url": f"{KERAS_APPLICATIONS_URL}{stem}.h5",
+        "md5": None,
+        "url_notop": f"{KERAS_APPLICATIONS_URL}{stem}_no_top.h5",
+        "md5_notop": None,
+    }
+
+
+# keras.applications' ImageNet files, one per (width multiplier, input size):
+# "mobilenet_{alpha}_{rows}" and "mobilenet_v2_{alpha}_{rows}", alpha as a float.
+WEIGHTS = {
+    **{
+        f"mobilenet_{alpha}_{rows}": _ka_file(
+            f"mobilenet/mobilenet_{_V1_ALPHA_TEXT[alpha]}_{rows}_tf"
         )
-for _alpha in _V2_ALPHAS:
-    for _rows in _V2_SIZES:
-        _stem = f"{_URL}mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
-        register_imagenet_weights(
-            f"mobilenet_v2_{_alpha}_{_rows}",
-            f"{_stem}{float(_alpha)}_{_rows}.h5",
-            None,
-            f"{_stem}{float(_alpha)}_{_rows}_no_top.h5",
-            None,
+        for alpha in _V1_ALPHAS
+        for rows in _V1_SIZES
+    },
+    **{
+        f"mobilenet_v2_{alpha}_{rows}": _ka_file(
+            f"mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}"
         )
+        for alpha in _V2_ALPHAS
+        for rows in _V2_SIZES
+    },
+}
 
 # Stride 2**i.
 FEATURE_LAYERS = {
@@ -105,47 +118,6 @@ def decode_predictions(preds, top=5):
     return imagenet_utils.decode_predictions(preds, top=top)
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_alpha(alpha, weights, allowed):
-    if not _is_number(alpha) or alpha <= 0:
-        raise ValueError(f"alpha must be a number > 0 (the width multiplier); got alpha={alpha!r}.")
-    if weights == "imagenet" and float(alpha) not in allowed:
-        raise ValueError(
-            f"With weights='imagenet', alpha must be one of {list(allowed)} (the widths "
-            f"with published ImageNet weights); got alpha={alpha!r}. Use weights=None."
-        )
-
-
-def _check_dropout(dropout):
-    if not _is_number(dropout) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1); got dropout={dropout!r}.")
-
-
-def _weights_rows(input_shape, sizes, model_name):
-    """The input size of the ImageNet file to load: keras.applications falls back to 224,
-    with a warning, when the input is not square or its size has no file."""
-    rows, cols = input_shape[:2]
-    if rows == cols and rows in sizes:
-        return rows
-    warnings.warn(
-        f"{model_name}: `input_shape` is undefined or non-square, or its size is not in "
-        f"{list(sizes)}; the weights for input shape (224, 224) will be loaded.",
-        stacklevel=3,
-    )
-    return 224
-
-
-def _default_size(input_shape, sizes):
-    if isinstance(input_shape, (tuple, list)) and len(input_shape) == 3:
-        rows, cols = input_shape[:2]
-        if rows == cols and rows in sizes:
-            return rows
-    return 224
-
-
 def mobilenet_name_map():
     """keras.applications layer names -> leaf paths of the `DepthwiseSeparableConv2D` blocks."""
     mapping = {}
@@ -157,96 +129,45 @@ def mobilenet_name_map():
     return mapping
 
 
-def _common_checks(weights, include_top, input_tensor, input_shape, pooling, classes, act, sizes):
-    input_shape = _image.check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=act,
-        default_size=_default_size(input_shape, sizes),
-        min_size=32,
-        imagenet_available=True,
-    )
-    return input_shape
+def _imagenet_rows(input_shape, sizes):
+    """The input size of the ImageNet file for a channels_last `input_shape`: its own
+    when square with a published file, else 224 (keras.applications' fallback)."""
+    rows, cols = input_shape[:2]
+    return rows if rows == cols and rows in sizes else 224
 
 
-@register_model(
-    "mobilenet",
-    family="mobilenet",
-    paper="Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto & Adam, MobileNets: "
-    "Efficient Convolutional Neural Networks for Mobile Vision Applications, arXiv",
-    year=2017,
-    default_input_shape=(224, 224, 3),
-    min_input_size=32,
-    task="image_classification",
-    reference_params=4_253_864,
-    test_kwargs={"input_shape": (32, 32, 3), "classes": 10, "alpha": 0.25},
-    feature_layers=FEATURE_LAYERS,
-)
-def MobileNet(
-    input_shape=None,
-    alpha=1.0,
-    depth_multiplier=1,
-    dropout=1e-3,
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    features_only=False,
-):
-    """MobileNet: factorize each convolution into a per-channel 3x3 and a 1x1 pointwise one.
-
-    Howard et al. (2017): depthwise separable convolutions cost about 1/9 of a full
-    3x3 convolution; `alpha` thins every layer and `depth_multiplier` multiplies the
-    depthwise channels.
-
-    Args:
-        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
-            (a square size in 128, 160, 192, 224 picks the matching ImageNet file).
-        alpha: width multiplier > 0; with ImageNet weights one of 0.25, 0.5, 0.75, 1.0.
-        depth_multiplier: integer >= 1, depthwise channel multiplier (1 with ImageNet).
-        dropout: dropout rate before the classifier, in [0, 1).
-        include_top, weights, input_tensor, pooling, classes, classifier_activation:
-            as in keras.applications (see `keras_archs.applications.VGG16`).
-        name: model name; default `mobilenet_{alpha:.2f}_{rows}` as in keras.applications.
-        features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
-
-    Returns:
-        A `keras.Model`.
-    """
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    _check_alpha(alpha, weights, _V1_ALPHAS)
-    if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int):
-        raise ValueError(
-            f"depth_multiplier must be an integer >= 1; got depth_multiplier={depth_multiplier!r}."
+def _imagenet_entry(version, alpha, input_shape):
+    """The `WEIGHTS` entry for `alpha` and the checked input shape (channels_last)."""
+    sizes = _V1_SIZES if version == 1 else _V2_SIZES
+    rows = _imagenet_rows(input_shape, sizes)
+    if input_shape[0] != input_shape[1] or input_shape[0] not in sizes:
+        warnings.warn(
+            f"MobileNet{'V2' if version == 2 else ''}: `input_shape` is undefined or "
+            f"non-square, or its size is not in {list(sizes)}; the weights for input shape "
+            "(224, 224) will be loaded.",
+            # The caller of MobileNet(V2): it -> _mobilenet -> prepare -> the lambda -> here.
+            stacklevel=6,
         )
-    if depth_multiplier < 1 or (weights == "imagenet" and depth_multiplier != 1):
-        accepted = "1 with weights='imagenet'" if weights == "imagenet" else "an integer >= 1"
-        raise ValueError(
-            f"depth_multiplier must be {accepted}; got depth_multiplier={depth_multiplier!r}."
-        )
-    _check_dropout(dropout)
-    input_shape = _common_checks(
-        weights, include_top, input_tensor, input_shape, pooling, classes,
-        classifier_activation, _V1_SIZES,
-    )  # fmt: skip
-    rows = input_shape[0]
-    if weights == "imagenet":
-        rows = _weights_rows(input_shape, _V1_SIZES, "MobileNet")
-    weights = _image.resolve_weights(weights, f"mobilenet_{float(alpha)}_{rows}", include_top)
-    if name is None:
-        name = f"mobilenet_{alpha:0.2f}_{rows}"
+    prefix = "mobilenet_" if version == 1 else "mobilenet_v2_"
+    return WEIGHTS[f"{prefix}{float(alpha)}_{rows}"]
 
-    img_input = _image.image_input(input_shape, input_tensor)
+
+def _default_size(input_shape, sizes, data_format):
+    """keras.applications' default size: a given square size with a published file, else
+    224 (`input_shape` in `data_format` order)."""
+    if isinstance(input_shape, (tuple, list)) and len(input_shape) == 3:
+        first = data_format == "channels_first"
+        rows, cols = tuple(input_shape)[1:] if first else tuple(input_shape)[:2]
+        if rows == cols and rows in sizes:
+            return rows
+    return 224
+
+
+def _v1_trunk(x, alpha, depth_multiplier):
+    """The 3x3 stem and 13 depthwise separable blocks (Howard et al., table 1)."""
     x = keras.layers.Conv2D(
         int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1"
-    )(img_input)
+    )(x)
     x = keras.layers.BatchNormalization(name="conv1_bn")(x)
     x = keras.layers.ReLU(6.0, name="conv1_relu")(x)
     for i, (filters, stride) in enumerate(_V1_BLOCKS, start=1):
@@ -263,17 +184,21 @@ def MobileNet(
             order="mobilenet",
             name=f"conv_pw_{i}",
         )(x)
-    if include_top:
+    return x
+
+
+def _v1_top(dropout):
+    """keras.applications' MobileNet top: the classifier is a 1x1 convolution on the
+    globally pooled features (so its file's "conv_preds" kernel loads as it is)."""
+
+    def top(x, classes, classifier_activation):
         x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling2d")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
         x = keras.layers.Conv2D(classes, 1, padding="same", name="conv_preds")(x)
         x = keras.layers.Reshape((classes,), name="reshape_2")(x)
-        x = keras.layers.Activation(classifier_activation, name="predictions")(x)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights, name_map=mobilenet_name_map())
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
+        return keras.layers.Activation(classifier_activation, name="predictions")(x)
+
+    return top
 
 
 def _make_divisible(v, divisor=8, min_value=None):
@@ -319,6 +244,133 @@ def _inverted_residual(x, expansion, filters, stride, alpha, block_id):
     return x
 
 
+def _v2_trunk(x, alpha):
+    """The 3x3 stem, 17 inverted residual blocks and the 1x1 convolution to 1280 channels
+    (Sandler et al., table 2)."""
+    x = keras.layers.Conv2D(
+        _make_divisible(32 * alpha, 8), 3, strides=2, padding="same", use_bias=False, name="Conv1"
+    )(x)
+    x = _bn("bn_Conv1")(x)
+    x = keras.layers.ReLU(6.0, name="Conv1_relu")(x)
+    for block_id, (expansion, filters, stride) in enumerate(_V2_BLOCKS):
+        x = _inverted_residual(x, expansion, filters, stride, alpha, block_id)
+    last = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    x = keras.layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
+    x = _bn("Conv_1_bn")(x)
+    return keras.layers.ReLU(6.0, name="out_relu")(x)
+
+
+def _mobilenet(version, *, alpha, weights, name, depth_multiplier=1, dropout=None, **args):
+    """The one builder: the width and ImageNet rules of both versions, then `_image`
+    makes the input, the version's trunk runs, and `_image` finishes the model."""
+    alphas, sizes = (_V1_ALPHAS, _V1_SIZES) if version == 1 else (_V2_ALPHAS, _V2_SIZES)
+    alpha = check_float("alpha", alpha, minimum=0, exclusive_minimum=True)
+    if weights == "imagenet" and alpha not in alphas:
+        raise ValueError(
+            f"With weights='imagenet', alpha must be one of {list(alphas)} (the widths "
+            f"with published ImageNet weights); got alpha={alpha!r}. Use weights=None."
+        )
+    if version == 1:
+        depth_multiplier = check_int("depth_multiplier", depth_multiplier, minimum=1)
+        if weights == "imagenet" and depth_multiplier != 1:
+            raise ValueError(
+                "depth_multiplier must be 1 with weights='imagenet' (the published files); "
+                f"got depth_multiplier={depth_multiplier!r}. Use weights=None."
+            )
+        dropout = check_float("dropout", dropout, minimum=0, maximum=1, exclusive_maximum=True)
+    data_format = _image.resolve_data_format(args.pop("data_format"))
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        data_format=data_format,
+        default_size=_default_size(args["input_shape"], sizes, data_format),
+        min_size=32,
+        imagenet=lambda input_shape: _imagenet_entry(version, alpha, input_shape),
+    ) as build:
+        if name is None:  # keras.applications' name: the width and the weights' input size
+            rows = build.input_shape[0]
+            if weights == "imagenet":
+                rows = _imagenet_rows(build.input_shape, sizes)
+            stem = "mobilenet" if version == 1 else "mobilenetv2"
+            build.name = f"{stem}_{alpha:0.2f}_{rows}"
+        if version == 1:
+            x = _v1_trunk(build.x, alpha, depth_multiplier)
+            return build.finish(
+                x,
+                top=_v1_top(dropout),
+                feature_layers=FEATURE_LAYERS,
+                name_map=mobilenet_name_map(),
+            )
+        x = _v2_trunk(build.x, alpha)
+        top = _image.average_top(pool_name="global_average_pooling2d")
+        return build.finish(x, top=top, feature_layers=FEATURE_LAYERS_V2)
+
+
+# Arguments are keras.applications' (`input_shape`, `alpha`, ..., `include_top`,
+# `weights`: None, "imagenet" or a path; `input_tensor`, `pooling`, `classes`,
+# `classifier_activation`, `name`), in its order, plus `features_only` (return the
+# {"P1".."P5"} feature pyramid at strides 2..32 instead of the top) and `data_format`
+# (default: `keras.config.image_data_format()`).
+
+
+@register_model(
+    "mobilenet",
+    family="mobilenet",
+    paper="Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto & Adam, MobileNets: "
+    "Efficient Convolutional Neural Networks for Mobile Vision Applications, arXiv",
+    year=2017,
+    default_input_shape=(224, 224, 3),
+    min_input_size=32,
+    task="image_classification",
+    reference_params=4_253_864,
+    test_kwargs={"input_shape": (32, 32, 3), "classes": 10, "alpha": 0.25},
+    feature_layers=FEATURE_LAYERS,
+    weights=WEIGHTS["mobilenet_1.0_224"],
+    preprocessing="tf",
+    model_names=("mobilenet_?.??_*",),  # keras.applications' names: alpha and input size
+)
+def MobileNet(
+    input_shape=None,
+    alpha=1.0,
+    depth_multiplier=1,
+    dropout=1e-3,
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    features_only=False,
+    data_format=None,
+):
+    """MobileNet: factorize each convolution into a per-channel 3x3 and a 1x1 pointwise one.
+
+    Howard et al. (2017): depthwise separable convolutions cost about 1/9 of a full
+    3x3 convolution; `alpha` thins every layer and `depth_multiplier` multiplies the
+    depthwise channels.
+
+    Args:
+        input_shape: `(height, width, channels)` (channels first under "channels_first"),
+            at least 32x32; default 224x224x3 (a square size in 128, 160, 192, 224 picks
+            the matching ImageNet file).
+        alpha: width multiplier > 0; with ImageNet weights one of 0.25, 0.5, 0.75, 1.0.
+        depth_multiplier: integer >= 1, depthwise channel multiplier (1 with ImageNet).
+        dropout: dropout rate before the classifier, in [0, 1).
+        include_top, weights, input_tensor, pooling, classes, classifier_activation:
+            as in keras.applications (see `keras_archs.applications.VGG16`).
+        name: model name; default `mobilenet_{alpha:.2f}_{rows}` as in keras.applications.
+        features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _mobilenet(1, **locals())
+
+
 @register_model(
     "mobilenet_v2",
     family="mobilenet",
@@ -331,6 +383,9 @@ def _inverted_residual(x, expansion, filters, stride, alpha, block_id):
     reference_params=3_538_984,
     test_kwargs={"input_shape": (32, 32, 3), "classes": 10, "alpha": 0.35},
     feature_layers=FEATURE_LAYERS_V2,
+    weights=WEIGHTS["mobilenet_v2_1.0_224"],
+    preprocessing="tf",
+    model_names=("mobilenetv2_?.??_*",),
 )
 def MobileNetV2(
     input_shape=None,
@@ -343,6 +398,7 @@ def MobileNetV2(
     classifier_activation="softmax",
     name=None,
     features_only=False,
+    data_format=None,
 ):
     """MobileNetV2: inverted residuals, shortcuts between thin linear bottlenecks expanded inside.
 
@@ -351,48 +407,19 @@ def MobileNetV2(
     (ReLU would destroy information in the low-dimensional bottleneck).
 
     Args:
-        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
-            (a square size in 96, 128, 160, 192, 224 picks the matching ImageNet file).
+        input_shape: `(height, width, channels)` (channels first under "channels_first"),
+            at least 32x32; default 224x224x3 (a square size in 96, 128, 160, 192, 224
+            picks the matching ImageNet file).
         alpha: width multiplier > 0; with ImageNet weights one of 0.35, 0.5, 0.75, 1.0,
             1.3, 1.4.
         include_top, weights, input_tensor, pooling, classes, classifier_activation:
             as in keras.applications (see `keras_archs.applications.VGG16`).
         name: model name; default `mobilenetv2_{alpha:.2f}_{rows}` as in keras.applications.
         features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    _check_alpha(alpha, weights, _V2_ALPHAS)
-    input_shape = _common_checks(
-        weights, include_top, input_tensor, input_shape, pooling, classes,
-        classifier_activation, _V2_SIZES,
-    )  # fmt: skip
-    rows = input_shape[0]
-    if weights == "imagenet":
-        rows = _weights_rows(input_shape, _V2_SIZES, "MobileNetV2")
-    weights = _image.resolve_weights(weights, f"mobilenet_v2_{float(alpha)}_{rows}", include_top)
-    if name is None:
-        name = f"mobilenetv2_{alpha:0.2f}_{rows}"
-
-    img_input = _image.image_input(input_shape, input_tensor)
-    x = keras.layers.Conv2D(
-        _make_divisible(32 * alpha, 8), 3, strides=2, padding="same", use_bias=False, name="Conv1"
-    )(img_input)
-    x = _bn("bn_Conv1")(x)
-    x = keras.layers.ReLU(6.0, name="Conv1_relu")(x)
-    for block_id, (expansion, filters, stride) in enumerate(_V2_BLOCKS):
-        x = _inverted_residual(x, expansion, filters, stride, alpha, block_id)
-    last = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
-    x = keras.layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
-    x = _bn("Conv_1_bn")(x)
-    x = keras.layers.ReLU(6.0, name="out_relu")(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights)
-    return _image.feature_model(model, FEATURE_LAYERS_V2, name) if features_only else model
+    return _mobilenet(2, **locals())

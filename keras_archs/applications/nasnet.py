@@ -25,33 +25,51 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import register_imagenet_weights
+from keras_archs.validation import check_bool, check_int
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
 
-_URL = "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/"
-# keras.applications caches these files under names that differ from the URLs'.
-register_imagenet_weights(
-    "nasnet_mobile",
-    f"{_URL}NASNet-mobile.h5",
-    "020fb642bf7360b370c678b08e0adf61",
-    f"{_URL}NASNet-mobile-no-top.h5",
-    "1ed92395b5b598bdda52abe5c0dbfd63",
-    file_names=("nasnet_mobile.h5", "nasnet_mobile_no_top.h5"),
-)
-register_imagenet_weights(
-    "nasnet_large",
-    f"{_URL}NASNet-large.h5",
-    "11577c9a518f0070763c2b964a382f17",
-    f"{_URL}NASNet-large-no-top.h5",
-    "d81d89dc07e6e56530c4e77faddd61b5",
-    file_names=("nasnet_large.h5", "nasnet_large_no_top.h5"),
-)
 
-# (penultimate_filters, num_blocks, stem_block_filters, skip_reduction, filter_multiplier,
-#  ImageNet input size) of the two configurations with published weights.
-_CONFIGS = {
-    "nasnet_mobile": (1056, 4, 32, False, 2, 224),
-    "nasnet_large": (4032, 6, 96, True, 2, 331),
+def _ka_file(stem, md5, md5_notop):
+    url = f"{KERAS_APPLICATIONS_URL}nasnet/NASNet-{stem}"
+    return {
+        "origin": "keras.applications",
+        "url": f"{url}.h5",
+        "md5": md5,
+        "url_notop": f"{url}-no-top.h5",
+        "md5_notop": md5_notop,
+        # keras.applications caches these files under names that differ from the URLs'.
+        "file": f"nasnet_{stem}.h5",
+        "file_notop": f"nasnet_{stem}_no_top.h5",
+    }
+
+
+WEIGHTS = {
+    "nasnet_mobile": _ka_file(
+        "mobile", "020fb642bf7360b370c678b08e0adf61", "1ed92395b5b598bdda52abe5c0dbfd63"
+    ),
+    "nasnet_large": _ka_file(
+        "large", "11577c9a518f0070763c2b964a382f17", "d81d89dc07e6e56530c4e77faddd61b5"
+    ),
 }
+
+# The two configurations with published weights, and their ImageNet input sizes.
+_CONFIGS = {
+    "nasnet_mobile": dict(
+        penultimate_filters=1056,
+        num_blocks=4,
+        stem_block_filters=32,
+        skip_reduction=False,
+        filter_multiplier=2,
+    ),
+    "nasnet_large": dict(
+        penultimate_filters=4032,
+        num_blocks=6,
+        stem_block_filters=96,
+        skip_reduction=True,
+        filter_multiplier=2,
+    ),
+}
+_SIZES = {"nasnet_mobile": 224, "nasnet_large": 331}
 _BN = dict(momentum=0.9997, epsilon=1e-3)
 
 
@@ -218,21 +236,41 @@ class _Builder:
         return (x, 2 * ip_stride), (ip, ip_stride)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {name}={value!r}.")
-
-
-def _check_nasnet_args(penultimate_filters, num_blocks, stem_block_filters, skip_reduction,
-                       filter_multiplier):  # fmt: skip
-    _check_int("num_blocks", num_blocks, 1)
-    _check_int("stem_block_filters", stem_block_filters, 1)
-    _check_int("filter_multiplier", filter_multiplier, 1)
-    _check_int("penultimate_filters", penultimate_filters, 1)
-    if not isinstance(skip_reduction, bool):
-        raise TypeError(
-            f"skip_reduction must be True or False; got skip_reduction={skip_reduction!r}."
+def _imagenet_entry(key, input_shape):
+    """The `WEIGHTS` entry of `key` for the checked input shape (channels_last)."""
+    if None in input_shape[:2]:
+        raise ValueError(
+            "With weights='imagenet' NASNet needs a fixed input size (its strided "
+            "operations' padding depends on it); got an input of size "
+            f"{input_shape[0]}x{input_shape[1]}. Pass a fixed input_shape, or weights=None."
         )
+    return WEIGHTS[key]
+
+
+def _nasnet(
+    *,
+    penultimate_filters,
+    num_blocks,
+    stem_block_filters,
+    skip_reduction,
+    filter_multiplier,
+    weights,
+    name,
+    default_size=None,
+    sized_without_top=False,
+    **args,
+):
+    """The one builder: stem, two stem Reduction cells, three stacks of Normal cells with
+    Reduction cells between them; `_image` makes the input and finishes the model.
+
+    `sized_without_top`: without `input_shape` and `input_tensor`, the input is
+    `default_size` square also without the top (keras.applications' NASNetMobile).
+    """
+    num_blocks = check_int("num_blocks", num_blocks, minimum=1)
+    stem_block_filters = check_int("stem_block_filters", stem_block_filters, minimum=1)
+    filter_multiplier = check_int("filter_multiplier", filter_multiplier, minimum=1)
+    penultimate_filters = check_int("penultimate_filters", penultimate_filters, minimum=1)
+    check_bool("skip_reduction", skip_reduction)
     divisor = 24 * filter_multiplier**2
     if penultimate_filters % divisor:
         raise ValueError(
@@ -240,6 +278,65 @@ def _check_nasnet_args(penultimate_filters, num_blocks, stem_block_filters, skip
             "cells concatenate 6 branches of penultimate_filters // 24 filters, and the stem "
             f"cells use that divided by filter_multiplier**2) = {divisor}; got "
             f"penultimate_filters={penultimate_filters}."
+        )
+    config = dict(
+        penultimate_filters=penultimate_filters,
+        num_blocks=num_blocks,
+        stem_block_filters=stem_block_filters,
+        skip_reduction=skip_reduction,
+        filter_multiplier=filter_multiplier,
+    )
+    key = next((k for k, c in _CONFIGS.items() if c == config), None)
+    if weights == "imagenet" and key is None:
+        raise ValueError(
+            "weights='imagenet' exists only for the NASNetMobile (penultimate_filters=1056, "
+            "num_blocks=4, stem_block_filters=32, skip_reduction=False) and NASNetLarge "
+            "(4032, 6, 96, True) configurations, filter_multiplier=2; got "
+            f"penultimate_filters={penultimate_filters}, num_blocks={num_blocks}, "
+            f"stem_block_filters={stem_block_filters}, skip_reduction={skip_reduction}, "
+            f"filter_multiplier={filter_multiplier}. Use weights=None."
+        )
+    if default_size is None:
+        default_size = _SIZES.get(key, 331)
+    default_size = check_int("default_size", default_size, minimum=32)
+    # keras.applications' default input is default_size square with the top (and for
+    # NASNetMobile without it); a given (None, None, C) shape is accepted also with the
+    # top, since the cells need no fixed size and global pooling ends the network.
+    unsized = args["input_shape"] is None and args["input_tensor"] is None
+    with_top = args["include_top"] is True and args["features_only"] is False
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=default_size,
+        min_size=32,
+        imagenet=None if key is None else (lambda input_shape: _imagenet_entry(key, input_shape)),
+        require_fixed_shape=unsized and (with_top or sized_without_top),
+    ) as build:
+        b = _Builder()
+        filters = penultimate_filters // 24
+        x = keras.layers.Conv2D(
+            stem_block_filters, 3, strides=2, padding="valid", use_bias=False,
+            kernel_initializer="he_normal", name="stem_conv1",
+        )(build.x)  # fmt: skip
+        x = keras.layers.BatchNormalization(name="stem_bn1", **_BN)(x)
+        # Cells pass (tensor, stride) pairs so that `adjust` knows when to reduce.
+        x, p = b.reduction_cell((x, 2), None, filters // filter_multiplier**2, "stem_1")
+        x, p = b.reduction_cell(x, p, filters // filter_multiplier, "stem_2")
+        for stack in range(3):
+            if stack:
+                width = filters * filter_multiplier**stack
+                x, p0 = b.reduction_cell(x, p, width, f"reduce_{stack * num_blocks}")
+                p = p if skip_reduction else p0
+            for i in range(num_blocks):
+                block_id = f"{i}" if stack == 0 else f"{stack * num_blocks + i + 1}"
+                x, p = b.normal_cell(x, p, filters * filter_multiplier**stack, block_id)
+        x = keras.layers.Activation("relu", name="final_relu")(x[0])
+        return build.finish(
+            x,
+            top=_image.average_top(pool_name="global_average_pooling2d"),
+            feature_layers=feature_layers(num_blocks),
+            name_map=b.name_map,
         )
 
 
@@ -259,6 +356,7 @@ def NASNet(
     classifier_activation="softmax",
     name="NASNet",
     features_only=False,
+    data_format=None,
 ):
     """NASNet-A: a Normal and a Reduction cell found by reinforcement-learned search, stacked.
 
@@ -266,8 +364,9 @@ def NASNet(
     by stacking more of them with more filters; keras.applications' `NASNet` builder.
 
     Args:
-        input_shape: `(height, width, channels)`, at least 32x32; fixed with ImageNet
-            weights. Default `(default_size, default_size, 3)` with the top.
+        input_shape: `(height, width, channels)` (channels first under "channels_first"),
+            at least 32x32; fixed with ImageNet weights. Default `default_size` square
+            with 3 channels with the top (or ImageNet weights), any size without it.
         penultimate_filters: filters of the last cells' concatenation; a multiple of
             `24 * filter_multiplier**2`.
         num_blocks: Normal cells in each of the three stacks (N in the paper).
@@ -279,87 +378,17 @@ def NASNet(
         include_top, weights, input_tensor, pooling, classes, classifier_activation:
             as in keras.applications (see `keras_archs.applications.VGG16`). ImageNet
             weights exist for the NASNetMobile and NASNetLarge configurations only.
-        default_size: default input size (331, or 224 for NASNetMobile).
+        default_size: default input size, at least 32 (331, or 224 for NASNetMobile's
+            configuration).
         name: model name.
         features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    _check_nasnet_args(
-        penultimate_filters, num_blocks, stem_block_filters, skip_reduction, filter_multiplier
-    )
-    include_top, pooling = _image.features_only_args(features_only, include_top, pooling)
-    config = (penultimate_filters, num_blocks, stem_block_filters, skip_reduction,
-              filter_multiplier)  # fmt: skip
-    weights_key = next((k for k, c in _CONFIGS.items() if c[:5] == config), None)
-    if default_size is None:
-        default_size = _CONFIGS[weights_key][5] if weights_key else 331
-    if weights == "imagenet":
-        if weights_key is None:
-            raise ValueError(
-                "weights='imagenet' exists only for the NASNetMobile (penultimate_filters=1056, "
-                "num_blocks=4, stem_block_filters=32, skip_reduction=False) and NASNetLarge "
-                "(4032, 6, 96, True) configurations, filter_multiplier=2; got "
-                f"penultimate_filters={penultimate_filters}, num_blocks={num_blocks}, "
-                f"stem_block_filters={stem_block_filters}, skip_reduction={skip_reduction}, "
-                f"filter_multiplier={filter_multiplier}. Use weights=None."
-            )
-        if isinstance(input_shape, (tuple, list)) and None in tuple(input_shape)[:2]:
-            raise ValueError(
-                "With weights='imagenet' NASNet needs a fixed input size (its strided "
-                f"convolutions' padding depends on it); got input_shape={input_shape!r}."
-            )
-    input_shape = _image.check_image_args(
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=default_size,
-        min_size=32,
-        imagenet_available=True,
-        require_fixed_shape=False,
-    )
-    if weights == "imagenet" and None in input_shape[:2]:
-        raise ValueError(
-            "With weights='imagenet' NASNet needs a fixed input size; got an input of shape "
-            f"{input_shape!r}."
-        )
-    weights = _image.resolve_weights(weights, weights_key, include_top)
-
-    img_input = _image.image_input(input_shape, input_tensor)
-    b = _Builder()
-    filters = penultimate_filters // 24
-    x = keras.layers.Conv2D(
-        stem_block_filters, 3, strides=2, padding="valid", use_bias=False,
-        kernel_initializer="he_normal", name="stem_conv1",
-    )(img_input)  # fmt: skip
-    x = keras.layers.BatchNormalization(name="stem_bn1", **_BN)(x)
-    # Cells pass (tensor, stride) pairs so that `adjust` knows when to reduce.
-    x, p = b.reduction_cell((x, 2), None, filters // filter_multiplier**2, "stem_1")
-    x, p = b.reduction_cell(x, p, filters // filter_multiplier, "stem_2")
-    for stack in range(3):
-        if stack:
-            width = filters * filter_multiplier**stack
-            x, p0 = b.reduction_cell(x, p, width, f"reduce_{stack * num_blocks}")
-            p = p if skip_reduction else p0
-        for i in range(num_blocks):
-            block_id = f"{i}" if stack == 0 else f"{stack * num_blocks + i + 1}"
-            x, p = b.normal_cell(x, p, filters * filter_multiplier**stack, block_id)
-    x = keras.layers.Activation("relu", name="final_relu")(x[0])
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights, name_map=b.name_map)
-    if features_only:
-        return _image.feature_model(model, feature_layers(num_blocks), name)
-    return model
+    return _nasnet(**locals())
 
 
 _COMMON = dict(
@@ -369,6 +398,7 @@ _COMMON = dict(
     year=2018,
     min_input_size=32,
     task="image_classification",
+    preprocessing="tf",
 )
 
 
@@ -378,6 +408,7 @@ _COMMON = dict(
     reference_params=5_326_716,
     test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
     feature_layers=feature_layers(4),
+    weights=WEIGHTS["nasnet_mobile"],
     **_COMMON,
 )
 def NASNetMobile(
@@ -390,6 +421,7 @@ def NASNetMobile(
     classifier_activation="softmax",
     name="nasnet_mobile",
     features_only=False,
+    data_format=None,
 ):
     """NASNetMobile: searched Normal and Reduction cells, stacked 4 per stage, for mobile budgets.
 
@@ -398,12 +430,9 @@ def NASNetMobile(
     keras.applications the input defaults to 224x224 also without the top. Other
     arguments as `NASNet`.
     """
-    if not include_top and input_shape is None and input_tensor is None:
-        input_shape = (224, 224, 3)
-    return NASNet(
-        input_shape, 1056, 4, 32, False, 2, include_top, weights, input_tensor, pooling,
-        classes, 224, classifier_activation, name, features_only,
-    )  # fmt: skip
+    return _nasnet(
+        **_CONFIGS["nasnet_mobile"], default_size=224, sized_without_top=True, **locals()
+    )
 
 
 @register_model(
@@ -412,6 +441,7 @@ def NASNetMobile(
     reference_params=88_949_818,
     test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
     feature_layers=feature_layers(6),
+    weights=WEIGHTS["nasnet_large"],
     **_COMMON,
 )
 def NASNetLarge(
@@ -424,6 +454,7 @@ def NASNetLarge(
     classifier_activation="softmax",
     name="nasnet_large",
     features_only=False,
+    data_format=None,
 ):
     """NASNetLarge: searched Normal and Reduction cells, stacked 6 per stage at 4032 filters.
 
@@ -431,7 +462,4 @@ def NASNetLarge(
     num_blocks=6, stem_block_filters=96, skip_reduction=True)`, ImageNet size 331.
     Other arguments as `NASNet`.
     """
-    return NASNet(
-        input_shape, 4032, 6, 96, True, 2, include_top, weights, input_tensor, pooling,
-        classes, 331, classifier_activation, name, features_only,
-    )  # fmt: skip
+    return _nasnet(**_CONFIGS["nasnet_large"], default_size=331, **locals())

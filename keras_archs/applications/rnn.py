@@ -29,81 +29,36 @@ from __future__ import annotations
 import keras
 
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_positive_int,
+    check_positive_int_or_none,
+    check_rate,
+    is_int,
+)
 
 _CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
 _OUTPUTS = ("last", "sequence")
 _MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_args(
-    cell,
-    units,
-    num_layers,
-    output,
-    classes,
-    output_dim,
-    vocabulary_size,
-    embedding_dim,
-    input_shape,
-    output_length,
-    dropout,
-):
-    """Validates the shared builder arguments; returns the list of per-layer units."""
-    if cell not in _CELLS:
-        raise ValueError(f"cell must be one of {tuple(_CELLS)}; got cell={cell!r}.")
-    if not _is_int(num_layers) or num_layers < 1:
-        raise ValueError(f"num_layers must be an integer >= 1; got num_layers={num_layers!r}.")
-    if _is_int(units):
-        units = [units] * num_layers
-    elif isinstance(units, (list, tuple)) and len(units) != num_layers:
+def _layer_units(units, num_layers):
+    """One units count per layer, from one integer or a list of `num_layers` of them."""
+    if is_int(units):
+        return [check_positive_int("units", units)] * num_layers
+    units = check_int_sequence("units", units)
+    if len(units) != num_layers:
         raise ValueError(
             f"units must be one integer or a list of num_layers={num_layers} integers; "
-            f"got units={units!r}."
+            f"got units={list(units)!r}."
         )
-    if not isinstance(units, (list, tuple)) or not all(_is_int(u) and u >= 1 for u in units):
-        raise ValueError(f"units must be an integer >= 1 or a list of them; got units={units!r}.")
-    if output not in _OUTPUTS:
-        raise ValueError(f"output must be one of {_OUTPUTS}; got output={output!r}.")
-    if classes is not None and output_dim is not None:
-        raise ValueError(
-            f"Give classes (a softmax head) or output_dim (a linear head), not both; got "
-            f"classes={classes!r} and output_dim={output_dim!r}."
-        )
-    for argument, value in (("classes", classes), ("output_dim", output_dim)):
-        if value is not None and (not _is_int(value) or value < 1):
-            raise ValueError(
-                f"{argument} must be None or an integer >= 1; got {argument}={value!r}."
-            )
-    if vocabulary_size is not None and (not _is_int(vocabulary_size) or vocabulary_size < 2):
-        raise ValueError(
-            f"vocabulary_size must be None (float inputs) or an integer >= 2; "
-            f"got vocabulary_size={vocabulary_size!r}."
-        )
-    if not _is_int(embedding_dim) or embedding_dim < 1:
-        raise ValueError(
-            f"embedding_dim must be an integer >= 1; got embedding_dim={embedding_dim!r}."
-        )
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1); got dropout={dropout!r}.")
-    if output_length is not None:
-        if not _is_int(output_length) or output_length < 1:
-            raise ValueError(
-                "output_length must be None or an integer >= 1; "
-                f"got output_length={output_length!r}."
-            )
-        if vocabulary_size is not None:
-            raise ValueError(
-                "output_length (one-to-many: a feature vector fed at every step) needs float "
-                f"inputs; got vocabulary_size={vocabulary_size!r}."
-            )
-    return list(units), _input_shape(input_shape, vocabulary_size, output_length)
+    return list(units)
 
 
-def _input_shape(input_shape, vocabulary_size, output_length):
+def _resolve_input_shape(input_shape, vocabulary_size, output_length):
+    """The input shape the pattern needs: token ids, a vector to repeat, or a sequence."""
     if vocabulary_size is not None:
         expected, default = "(timesteps,) of token ids", (None,)
     elif output_length is not None:
@@ -118,11 +73,20 @@ def _input_shape(input_shape, vocabulary_size, output_length):
     if (
         not isinstance(input_shape, (tuple, list))
         or len(input_shape) != rank
-        or not all(d is None or (_is_int(d) and d > 0) for d in input_shape)
+        or not all(d is None or (is_int(d) and d > 0) for d in input_shape)
         or (input_shape[-1] is None and vocabulary_size is None)
     ):
         raise ValueError(f"input_shape must be {expected}; got input_shape={input_shape!r}.")
     return tuple(input_shape)
+
+
+def _recurrent_layer(cell, units, return_sequences, dropout, bidirectional, merge_mode, index):
+    layer = _CELLS[cell](
+        units, return_sequences=return_sequences, dropout=dropout, name=f"{cell}_{index}"
+    )
+    if bidirectional:
+        layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode, name=f"bi_{cell}_{index}")
+    return layer
 
 
 def _rnn_model(
@@ -143,23 +107,32 @@ def _rnn_model(
     merge_mode,
     name,
 ):
-    units, shape = _check_args(
-        cell,
-        units,
-        num_layers,
-        output,
-        classes,
-        output_dim,
-        vocabulary_size,
-        embedding_dim,
-        input_shape,
-        output_length,
-        dropout,
-    )
-    if bidirectional and merge_mode not in _MERGE_MODES:
+    """The one builder: checks the arguments, then the input, the stack and the head."""
+    check_choice("cell", cell, tuple(_CELLS))
+    check_positive_int("num_layers", num_layers)
+    units = _layer_units(units, num_layers)
+    check_choice("output", output, _OUTPUTS)
+    if classes is not None and output_dim is not None:
         raise ValueError(
-            f"merge_mode must be one of {_MERGE_MODES}; got merge_mode={merge_mode!r}."
+            f"Give classes (a softmax head) or output_dim (a linear head), not both; got "
+            f"classes={classes!r} and output_dim={output_dim!r}."
         )
+    check_positive_int_or_none("classes", classes)
+    check_positive_int_or_none("output_dim", output_dim)
+    # None means float inputs; a vocabulary needs at least two tokens.
+    check_int("vocabulary_size", vocabulary_size, minimum=2, allow_none=True)
+    check_positive_int("embedding_dim", embedding_dim)
+    check_rate("dropout", dropout)
+    check_positive_int_or_none("output_length", output_length)
+    if output_length is not None and vocabulary_size is not None:
+        raise ValueError(
+            "output_length (one-to-many: a feature vector fed at every step) needs float "
+            f"inputs; got vocabulary_size={vocabulary_size!r}."
+        )
+    shape = _resolve_input_shape(input_shape, vocabulary_size, output_length)
+    if bidirectional:
+        check_choice("merge_mode", merge_mode, _MERGE_MODES)
+
     if vocabulary_size is not None:
         inputs = keras.Input(shape=shape, dtype="int32", name="token_ids")
         x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(inputs)
@@ -169,18 +142,9 @@ def _rnn_model(
         if output_length is not None:
             x = keras.layers.RepeatVector(output_length, name="repeat")(x)
     for i, n in enumerate(units):
-        last = i == len(units) - 1
-        layer = _CELLS[cell](
-            n,
-            return_sequences=not last or output == "sequence",
-            dropout=dropout,
-            name=f"{cell}_{i + 1}",
-        )
-        if bidirectional:
-            layer = keras.layers.Bidirectional(
-                layer, merge_mode=merge_mode, name=f"bi_{cell}_{i + 1}"
-            )
-        x = layer(x)
+        # Every layer but the last returns its whole sequence: the next layer's input.
+        sequences = i < len(units) - 1 or output == "sequence"
+        x = _recurrent_layer(cell, n, sequences, dropout, bidirectional, merge_mode, i + 1)(x)
     if classes is not None:
         # float32 softmax keeps mixed-precision probabilities normalised.
         x = keras.layers.Dense(classes, name="logits")(x)
@@ -253,23 +217,7 @@ def StackedRNN(
     Returns:
         A `keras.Model`.
     """
-    return _rnn_model(
-        cell=cell,
-        units=units,
-        num_layers=num_layers,
-        input_shape=input_shape,
-        vocabulary_size=vocabulary_size,
-        embedding_dim=embedding_dim,
-        output=output,
-        output_length=output_length,
-        classes=classes,
-        output_dim=output_dim,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-        bidirectional=False,
-        merge_mode=None,
-        name=name,
-    )
+    return _rnn_model(bidirectional=False, merge_mode=None, **locals())
 
 
 @register_model(
@@ -317,20 +265,4 @@ def BidirectionalRNN(
     Returns:
         A `keras.Model`.
     """
-    return _rnn_model(
-        cell=cell,
-        units=units,
-        num_layers=num_layers,
-        input_shape=input_shape,
-        vocabulary_size=vocabulary_size,
-        embedding_dim=embedding_dim,
-        output=output,
-        output_length=output_length,
-        classes=classes,
-        output_dim=output_dim,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-        bidirectional=True,
-        merge_mode=merge_mode,
-        name=name,
-    )
+    return _rnn_model(bidirectional=True, **locals())

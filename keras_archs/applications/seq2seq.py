@@ -28,21 +28,70 @@ import numpy as np
 from keras import ops
 
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_positive_int_or_none,
+)
 
 _CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 _ATTENTIONS = (None, "bahdanau", "luong")
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+def _attend(query, values, attention, units):
+    """Luong et al.'s attentional hidden state: tanh(W [query; context])."""
+    layer = (
+        keras.layers.AdditiveAttention(name="attention")
+        if attention == "bahdanau"
+        else keras.layers.Attention(score_mode="dot", name="attention")
+    )
+    context = layer([query, values])
+    combined = keras.layers.Concatenate(name="attention_concat")([query, context])
+    return keras.layers.Dense(units, activation="tanh", name="attention_combine")(combined)
 
 
-def _check_positive(value, argument, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not _is_int(value) or value < 1:
-        accepted = "None or an integer >= 1" if allow_none else "an integer >= 1"
-        raise ValueError(f"{argument} must be {accepted}; got {argument}={value!r}.")
+def _seq2seq(
+    *,
+    vocabulary_size,
+    target_vocabulary_size,
+    embedding_dim,
+    units,
+    cell,
+    attention,
+    encoder_max_length,
+    decoder_max_length,
+    classifier_activation,
+    name,
+):
+    """The one builder: checks the arguments, then encoder, decoder, attention, output."""
+    check_int("vocabulary_size", vocabulary_size, minimum=2)
+    if target_vocabulary_size is None:
+        target_vocabulary_size = vocabulary_size
+    check_int("target_vocabulary_size", target_vocabulary_size, minimum=2)
+    check_positive_int("embedding_dim", embedding_dim)
+    check_positive_int("units", units)
+    check_positive_int_or_none("encoder_max_length", encoder_max_length)
+    check_positive_int_or_none("decoder_max_length", decoder_max_length)
+    check_choice("cell", cell, tuple(_CELLS))
+    check_choice("attention", attention, _ATTENTIONS)
+
+    enc_in = keras.Input((encoder_max_length,), dtype="int32", name="encoder_inputs")
+    dec_in = keras.Input((decoder_max_length,), dtype="int32", name="decoder_inputs")
+    x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="encoder_embedding")(enc_in)
+    enc_seq, *state = _CELLS[cell](units, return_sequences=True, return_state=True, name="encoder")(
+        x
+    )
+    y = keras.layers.Embedding(target_vocabulary_size, embedding_dim, name="decoder_embedding")(
+        dec_in
+    )
+    y = _CELLS[cell](units, return_sequences=True, name="decoder")(y, initial_state=state)
+    if attention is not None:
+        y = _attend(y, enc_seq, attention, units)
+    y = keras.layers.Dense(target_vocabulary_size, name="logits")(y)
+    # float32 softmax keeps mixed-precision probabilities normalised.
+    y = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(y)
+    return keras.Model({"encoder_inputs": enc_in, "decoder_inputs": dec_in}, y, name=name)
 
 
 @register_model(
@@ -103,49 +152,7 @@ def Seq2Seq(
         A `keras.Model` from `{"encoder_inputs", "decoder_inputs"}` (int token ids) to
         per-step probabilities over the target vocabulary.
     """
-    target_vocabulary_size = target_vocabulary_size or vocabulary_size
-    for argument, value in (
-        ("vocabulary_size", vocabulary_size),
-        ("target_vocabulary_size", target_vocabulary_size),
-    ):
-        if not _is_int(value) or value < 2:
-            raise ValueError(f"{argument} must be an integer >= 2; got {argument}={value!r}.")
-    _check_positive(embedding_dim, "embedding_dim")
-    _check_positive(units, "units")
-    _check_positive(encoder_max_length, "encoder_max_length", allow_none=True)
-    _check_positive(decoder_max_length, "decoder_max_length", allow_none=True)
-    if cell not in _CELLS:
-        raise ValueError(f"cell must be one of {tuple(_CELLS)}; got cell={cell!r}.")
-    if attention not in _ATTENTIONS:
-        raise ValueError(f"attention must be one of {_ATTENTIONS}; got attention={attention!r}.")
-
-    enc_in = keras.Input((encoder_max_length,), dtype="int32", name="encoder_inputs")
-    dec_in = keras.Input((decoder_max_length,), dtype="int32", name="decoder_inputs")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="encoder_embedding")(enc_in)
-    enc_seq, *state = _CELLS[cell](units, return_sequences=True, return_state=True, name="encoder")(
-        x
-    )
-    y = keras.layers.Embedding(target_vocabulary_size, embedding_dim, name="decoder_embedding")(
-        dec_in
-    )
-    y = _CELLS[cell](units, return_sequences=True, name="decoder")(y, initial_state=state)
-    if attention is not None:
-        y = _attend(y, enc_seq, attention, units)
-    y = keras.layers.Dense(target_vocabulary_size, name="logits")(y)
-    # float32 softmax keeps mixed-precision probabilities normalised.
-    y = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(y)
-    return keras.Model({"encoder_inputs": enc_in, "decoder_inputs": dec_in}, y, name=name)
-
-
-def _attend(query, values, attention, units):
-    layer = (
-        keras.layers.AdditiveAttention(name="attention")
-        if attention == "bahdanau"
-        else keras.layers.Attention(score_mode="dot", name="attention")
-    )
-    context = layer([query, values])
-    combined = keras.layers.Concatenate(name="attention_concat")([query, context])
-    return keras.layers.Dense(units, activation="tanh", name="attention_combine")(combined)
+    return _seq2seq(**locals())
 
 
 class _GreedyDecoder(keras.Model):
@@ -209,14 +216,13 @@ def greedy_decode(model, encoder_inputs, max_length, start_token=1, end_token=2,
     the first call for a given input shape (tf.function on TensorFlow, jax.jit on JAX);
     later calls with that shape reuse it. Keras' torch backend runs it eagerly.
     """
-    _check_positive(max_length, "max_length")
+    check_positive_int("max_length", max_length)
     for argument, value in (
         ("start_token", start_token),
         ("end_token", end_token),
         ("pad_token", pad_token),
     ):
-        if not _is_int(value) or value < 0:
-            raise ValueError(f"{argument} must be an integer >= 0; got {argument}={value!r}.")
+        check_int(argument, value, minimum=0)
     ids = np.asarray(encoder_inputs)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise ValueError(

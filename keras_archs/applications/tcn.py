@@ -21,12 +21,17 @@ import keras
 
 from keras_archs.layers import TemporalBlock
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_positive_int,
+    check_positive_int_or_none,
+    is_int,
+)
 
 _DEFAULT_DILATIONS = (1, 2, 4, 8, 16, 32)
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+_NORMALIZATIONS = ("batch_norm", "layer_norm", "weight_norm")
 
 
 def receptive_field(kernel_size, nb_stacks, dilations):
@@ -34,59 +39,108 @@ def receptive_field(kernel_size, nb_stacks, dilations):
     return 1 + 2 * (kernel_size - 1) * nb_stacks * sum(dilations)
 
 
-def _check(
-    nb_filters, kernel_size, nb_stacks, dilations, padding, input_shape, classes, output_dim, norms
-):
-    if not _is_int(kernel_size) or kernel_size < 2:
-        raise ValueError(
-            f"kernel_size must be an integer >= 2 (a size-1 kernel has no temporal extent); "
-            f"got kernel_size={kernel_size!r}."
-        )
-    if not _is_int(nb_stacks) or nb_stacks < 1:
-        raise ValueError(f"nb_stacks must be an integer >= 1; got nb_stacks={nb_stacks!r}.")
-    if (
-        not isinstance(dilations, (list, tuple))
-        or not dilations
-        or not all(_is_int(d) and d >= 1 for d in dilations)
-    ):
-        raise ValueError(
-            f"dilations must be a non-empty list of integers >= 1; got dilations={dilations!r}."
-        )
-    filters = nb_filters if isinstance(nb_filters, (list, tuple)) else [nb_filters] * len(dilations)
-    if len(filters) != len(dilations) or not all(_is_int(f) and f >= 1 for f in filters):
+def _block_filters(nb_filters, dilations):
+    """The filters of each block of a stack: one integer for all, or one per dilation."""
+    if is_int(nb_filters):
+        return [check_positive_int("nb_filters", nb_filters)] * len(dilations)
+    filters = check_int_sequence("nb_filters", nb_filters)
+    if len(filters) != len(dilations):
         raise ValueError(
             "nb_filters must be an integer >= 1 or a list of them, one per dilation "
             f"({len(dilations)}); got nb_filters={nb_filters!r}."
         )
-    if padding != "causal":
-        raise ValueError(
-            f"padding must be 'causal' (the TCN's defining property); got padding={padding!r}."
-        )
-    if sum(bool(n) for n in norms.values()) > 1:
-        chosen = {k: v for k, v in norms.items() if v}
+    return list(filters)
+
+
+def _tcn(
+    *,
+    input_shape,
+    nb_filters,
+    kernel_size,
+    nb_stacks,
+    dilations,
+    padding,
+    use_skip_connections,
+    dropout_rate,
+    return_sequences,
+    activation,
+    kernel_initializer,
+    use_batch_norm,
+    use_layer_norm,
+    use_weight_norm,
+    classes,
+    output_dim,
+    classifier_activation,
+    name,
+):
+    """The one builder: checks the arguments, then the stacks of residual blocks, the skip
+    connections and the head."""
+    if input_shape is None:
+        raise ValueError("input_shape is required: (timesteps, features); got input_shape=None.")
+    # A size-1 kernel has no temporal extent: the dilations would have nothing to space out.
+    check_int("kernel_size", kernel_size, minimum=2)
+    check_positive_int("nb_stacks", nb_stacks)
+    dilations = check_int_sequence("dilations", dilations)
+    filters = _block_filters(nb_filters, dilations)
+    # Only causal padding: keras-tcn's "same" would let outputs see later inputs.
+    check_choice("padding", padding, ("causal",))
+    flags = (use_batch_norm, use_layer_norm, use_weight_norm)
+    if sum(bool(flag) for flag in flags) > 1:
+        names = ("use_batch_norm", "use_layer_norm", "use_weight_norm")
+        chosen = {n: flag for n, flag in zip(names, flags) if flag}
         raise ValueError(f"Only one normalization can be chosen; got {chosen}.")
     if classes is not None and output_dim is not None:
         raise ValueError(
             f"Give classes (a softmax head) or output_dim (a linear head), not both; got "
             f"classes={classes!r} and output_dim={output_dim!r}."
         )
-    for argument, value in (("classes", classes), ("output_dim", output_dim)):
-        if value is not None and (not _is_int(value) or value < 1):
-            raise ValueError(
-                f"{argument} must be None or an integer >= 1; got {argument}={value!r}."
-            )
-    if (
-        not isinstance(input_shape, (list, tuple))
-        or len(input_shape) != 2
-        or not _is_int(input_shape[1])
-        or input_shape[1] < 1
-        or not (input_shape[0] is None or (_is_int(input_shape[0]) and input_shape[0] >= 1))
-    ):
+    check_positive_int_or_none("classes", classes)
+    check_positive_int_or_none("output_dim", output_dim)
+    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
         raise ValueError(
             f"input_shape must be (timesteps, features), timesteps None or >= 1; "
             f"got input_shape={input_shape!r}."
         )
-    return list(filters)
+    input_shape = (
+        check_positive_int_or_none("input_shape[0]", input_shape[0]),
+        check_positive_int("input_shape[1]", input_shape[1]),
+    )
+    if use_skip_connections and len(set(filters)) > 1:
+        raise ValueError(
+            "use_skip_connections=True sums the blocks' outputs, so nb_filters must be equal "
+            f"for all blocks; got nb_filters={nb_filters!r}."
+        )
+    normalization = next((n for n, flag in zip(_NORMALIZATIONS, flags) if flag), None)
+
+    inputs = keras.Input(shape=input_shape, name="inputs")
+    x, skips = inputs, []
+    for stack in range(nb_stacks):
+        for i, (dilation, n) in enumerate(zip(dilations, filters)):
+            x, skip = TemporalBlock(
+                n,
+                kernel_size,
+                dilation,
+                dropout_rate=dropout_rate,
+                normalization=normalization,
+                activation=activation,
+                kernel_initializer=kernel_initializer,
+                return_skip=True,
+                name=f"residual_block_{stack * len(dilations) + i}",
+            )(x)
+            skips.append(skip)
+    if use_skip_connections:
+        x = keras.layers.Add(name="skip_connections")(skips) if len(skips) > 1 else skips[0]
+    if not return_sequences:
+        x = x[:, -1, :]  # the last step: the only one that has seen the whole sequence
+    if classes is not None:
+        x = keras.layers.Dense(classes, name="logits")(x)
+        # float32 softmax keeps mixed-precision probabilities normalised.
+        x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+    elif output_dim is not None:
+        x = keras.layers.Dense(output_dim, dtype="float32", name="predictions")(x)
+    model = keras.Model(inputs, x, name=name)
+    model.receptive_field = receptive_field(kernel_size, nb_stacks, dilations)
+    return model
 
 
 @register_model(
@@ -165,59 +219,4 @@ def TCN(
     Returns:
         A `keras.Model` with a `receptive_field` attribute.
     """
-    if input_shape is None:
-        raise ValueError("input_shape is required: (timesteps, features); got input_shape=None.")
-    norms = {
-        "use_batch_norm": use_batch_norm,
-        "use_layer_norm": use_layer_norm,
-        "use_weight_norm": use_weight_norm,
-    }
-    filters = _check(
-        nb_filters,
-        kernel_size,
-        nb_stacks,
-        dilations,
-        padding,
-        input_shape,
-        classes,
-        output_dim,
-        norms,
-    )
-    if use_skip_connections and len(set(filters)) > 1:
-        raise ValueError(
-            "use_skip_connections=True sums the blocks' outputs, so nb_filters must be equal "
-            f"for all blocks; got nb_filters={nb_filters!r}."
-        )
-    normalization = next(
-        (n for n, flag in zip(("batch_norm", "layer_norm", "weight_norm"), norms.values()) if flag),
-        None,
-    )
-    inputs = keras.Input(shape=tuple(input_shape), name="inputs")
-    x, skips = inputs, []
-    for stack in range(nb_stacks):
-        for i, (dilation, n) in enumerate(zip(dilations, filters)):
-            x, skip = TemporalBlock(
-                n,
-                kernel_size,
-                dilation,
-                dropout_rate=dropout_rate,
-                normalization=normalization,
-                activation=activation,
-                kernel_initializer=kernel_initializer,
-                return_skip=True,
-                name=f"residual_block_{stack * len(dilations) + i}",
-            )(x)
-            skips.append(skip)
-    if use_skip_connections:
-        x = keras.layers.Add(name="skip_connections")(skips) if len(skips) > 1 else skips[0]
-    if not return_sequences:
-        x = x[:, -1, :]  # the last step: the only one that has seen the whole sequence
-    if classes is not None:
-        x = keras.layers.Dense(classes, name="logits")(x)
-        # float32 softmax keeps mixed-precision probabilities normalised.
-        x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
-    elif output_dim is not None:
-        x = keras.layers.Dense(output_dim, dtype="float32", name="predictions")(x)
-    model = keras.Model(inputs, x, name=name)
-    model.receptive_field = receptive_field(kernel_size, nb_stacks, dilations)
-    return model
+    return _tcn(**locals())

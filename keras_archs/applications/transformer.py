@@ -32,35 +32,126 @@ from keras_archs.layers import (
     TransformerEncoderBlock,
 )
 from keras_archs.registry import register_model
+from keras_archs.validation import (
+    check_float,
+    check_int,
+    check_positive_int,
+    check_positive_int_or_none,
+    check_rate,
+)
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_int(value, argument, minimum=1, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not _is_int(value) or value < minimum:
-        accepted = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{argument} must be {accepted}; got {argument}={value!r}.")
-
-
-def _check_rate(value, argument):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{argument} must be a number in [0, 1); got {argument}={value!r}.")
-
-
-def _embedding(config, name):
+def _embedding(vocabulary_size, max_sequence_length, hidden_dim, name):
+    """Token embeddings scaled by sqrt(d_model) plus fixed sinusoidal positions; called with
+    `reverse=True` it is the tied pre-softmax projection."""
     return TokenAndPositionEmbedding(
-        config["vocabulary_size"],
-        config["max_sequence_length"],
-        config["hidden_dim"],
+        vocabulary_size,
+        max_sequence_length,
+        hidden_dim,
         position_encoding="sinusoidal",
         scale_embeddings=True,
-        embeddings_initializer=keras.initializers.RandomNormal(stddev=config["hidden_dim"] ** -0.5),
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=hidden_dim**-0.5),
         name=name,
     )
+
+
+def _encoder(x, mask, num_layers, block_args):
+    for i in range(num_layers):
+        x = TransformerEncoderBlock(**block_args, name=f"encoder_layer_{i}")(x, padding_mask=mask)
+    return x
+
+
+def _decoder(y, mask, context, context_mask, num_layers, block_args):
+    for i in range(num_layers):
+        y = TransformerDecoderBlock(
+            **block_args, use_cross_attention=True, name=f"decoder_layer_{i}"
+        )(y, context=context, padding_mask=mask, context_padding_mask=context_mask)
+    return y
+
+
+def _transformer(
+    *,
+    vocabulary_size,
+    num_layers,
+    num_heads,
+    hidden_dim,
+    intermediate_dim,
+    dropout,
+    max_sequence_length,
+    num_decoder_layers,
+    tie_embeddings,
+    activation,
+    layer_norm_epsilon,
+    encoder_sequence_length,
+    decoder_sequence_length,
+    name,
+):
+    """The one builder: checks the arguments, then embeddings, encoder, decoder, logits."""
+    for argument, value in (
+        ("vocabulary_size", vocabulary_size),
+        ("num_layers", num_layers),
+        ("num_heads", num_heads),
+        ("hidden_dim", hidden_dim),
+        ("intermediate_dim", intermediate_dim),
+        ("max_sequence_length", max_sequence_length),
+    ):
+        check_positive_int(argument, value)
+    for argument, value in (
+        ("num_decoder_layers", num_decoder_layers),
+        ("encoder_sequence_length", encoder_sequence_length),
+        ("decoder_sequence_length", decoder_sequence_length),
+    ):
+        check_positive_int_or_none(argument, value)
+    check_rate("dropout", dropout)
+    if hidden_dim % num_heads:
+        raise ValueError(
+            f"num_heads must divide hidden_dim; got num_heads={num_heads} and "
+            f"hidden_dim={hidden_dim}."
+        )
+    for argument, value in (
+        ("encoder_sequence_length", encoder_sequence_length),
+        ("decoder_sequence_length", decoder_sequence_length),
+    ):
+        if value is not None and value > max_sequence_length:
+            raise ValueError(
+                f"{argument}={value} exceeds max_sequence_length={max_sequence_length}."
+            )
+    block_args = dict(
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        activation=activation,
+        layer_norm_epsilon=layer_norm_epsilon,
+        norm_first=False,
+    )
+    enc_ids = keras.Input((encoder_sequence_length,), dtype="int32", name="encoder_token_ids")
+    enc_mask = keras.Input((encoder_sequence_length,), dtype="int32", name="encoder_padding_mask")
+    dec_ids = keras.Input((decoder_sequence_length,), dtype="int32", name="decoder_token_ids")
+    dec_mask = keras.Input((decoder_sequence_length,), dtype="int32", name="decoder_padding_mask")
+
+    sizes = (vocabulary_size, max_sequence_length, hidden_dim)
+    if tie_embeddings:
+        enc_embedding = dec_embedding = _embedding(*sizes, "shared_embedding")
+    else:
+        enc_embedding = _embedding(*sizes, "encoder_embedding")
+        dec_embedding = _embedding(*sizes, "decoder_embedding")
+    x = keras.layers.Dropout(dropout, name="encoder_embedding_dropout")(enc_embedding(enc_ids))
+    x = _encoder(x, enc_mask, num_layers, block_args)
+    y = keras.layers.Dropout(dropout, name="decoder_embedding_dropout")(dec_embedding(dec_ids))
+    y = _decoder(y, dec_mask, x, enc_mask, num_decoder_layers or num_layers, block_args)
+    if tie_embeddings:
+        logits = dec_embedding(y, reverse=True)
+    else:
+        logits = keras.layers.Dense(vocabulary_size, use_bias=False, name="output_projection")(y)
+    # float32 logits keep the softmax of mixed-precision models accurate.
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    inputs = {
+        "encoder_token_ids": enc_ids,
+        "encoder_padding_mask": enc_mask,
+        "decoder_token_ids": dec_ids,
+        "decoder_padding_mask": dec_mask,
+    }
+    return keras.Model(inputs, logits, name=name)
 
 
 @register_model(
@@ -125,78 +216,7 @@ def Transformer(
         "decoder_token_ids", "decoder_padding_mask"}` (ints; masks 1 for real tokens)
         to float32 next-token logits `(batch, decoder_length, vocabulary_size)`.
     """
-    for argument, value in (
-        ("vocabulary_size", vocabulary_size),
-        ("num_layers", num_layers),
-        ("num_heads", num_heads),
-        ("hidden_dim", hidden_dim),
-        ("intermediate_dim", intermediate_dim),
-        ("max_sequence_length", max_sequence_length),
-    ):
-        _check_int(value, argument)
-    _check_int(num_decoder_layers, "num_decoder_layers", allow_none=True)
-    _check_int(encoder_sequence_length, "encoder_sequence_length", allow_none=True)
-    _check_int(decoder_sequence_length, "decoder_sequence_length", allow_none=True)
-    _check_rate(dropout, "dropout")
-    if hidden_dim % num_heads:
-        raise ValueError(
-            f"num_heads must divide hidden_dim; got num_heads={num_heads} and "
-            f"hidden_dim={hidden_dim}."
-        )
-    for argument, value in (
-        ("encoder_sequence_length", encoder_sequence_length),
-        ("decoder_sequence_length", decoder_sequence_length),
-    ):
-        if value is not None and value > max_sequence_length:
-            raise ValueError(
-                f"{argument}={value} exceeds max_sequence_length={max_sequence_length}."
-            )
-    config = dict(
-        vocabulary_size=vocabulary_size,
-        hidden_dim=hidden_dim,
-        max_sequence_length=max_sequence_length,
-    )
-    block_args = dict(
-        num_heads=num_heads,
-        intermediate_dim=intermediate_dim,
-        dropout=dropout,
-        activation=activation,
-        layer_norm_epsilon=layer_norm_epsilon,
-        norm_first=False,
-    )
-    enc_ids = keras.Input((encoder_sequence_length,), dtype="int32", name="encoder_token_ids")
-    enc_mask = keras.Input((encoder_sequence_length,), dtype="int32", name="encoder_padding_mask")
-    dec_ids = keras.Input((decoder_sequence_length,), dtype="int32", name="decoder_token_ids")
-    dec_mask = keras.Input((decoder_sequence_length,), dtype="int32", name="decoder_padding_mask")
-
-    if tie_embeddings:
-        enc_embedding = dec_embedding = _embedding(config, "shared_embedding")
-    else:
-        enc_embedding = _embedding(config, "encoder_embedding")
-        dec_embedding = _embedding(config, "decoder_embedding")
-    x = keras.layers.Dropout(dropout, name="encoder_embedding_dropout")(enc_embedding(enc_ids))
-    for i in range(num_layers):
-        x = TransformerEncoderBlock(**block_args, name=f"encoder_layer_{i}")(
-            x, padding_mask=enc_mask
-        )
-    y = keras.layers.Dropout(dropout, name="decoder_embedding_dropout")(dec_embedding(dec_ids))
-    for i in range(num_decoder_layers or num_layers):
-        y = TransformerDecoderBlock(
-            **block_args, use_cross_attention=True, name=f"decoder_layer_{i}"
-        )(y, context=x, padding_mask=dec_mask, context_padding_mask=enc_mask)
-    if tie_embeddings:
-        logits = dec_embedding(y, reverse=True)
-    else:
-        logits = keras.layers.Dense(vocabulary_size, use_bias=False, name="output_projection")(y)
-    # float32 logits keep the softmax of mixed-precision models accurate.
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
-    inputs = {
-        "encoder_token_ids": enc_ids,
-        "encoder_padding_mask": enc_mask,
-        "decoder_token_ids": dec_ids,
-        "decoder_padding_mask": dec_mask,
-    }
-    return keras.Model(inputs, logits, name=name)
+    return _transformer(**locals())
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -209,8 +229,7 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
 
     def __init__(self, label_smoothing=0.1, name="label_smoothed_cross_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
-        _check_rate(label_smoothing, "label_smoothing")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = check_rate("label_smoothing", label_smoothing)
 
     def call(self, y_true, y_pred):
         log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
@@ -407,7 +426,7 @@ def greedy_decode(
     The loop is built once per (model, max_length, tokens) and compiled by the backend
     on the first call for a given input shape; later calls with that shape reuse it.
     """
-    _check_int(max_length, "max_length")
+    check_positive_int("max_length", max_length)
     embedding = model.get_layer(
         "shared_embedding"
         if "shared_embedding" in {layer.name for layer in model.layers}
@@ -423,11 +442,7 @@ def greedy_decode(
         ("end_token", end_token),
         ("pad_token", pad_token),
     ):
-        if not _is_int(value) or not 0 <= value < vocabulary_size:
-            raise ValueError(
-                f"{argument} must be an integer in [0, {vocabulary_size}); got "
-                f"{argument}={value!r}."
-            )
+        check_int(argument, value, minimum=0, maximum=vocabulary_size - 1)
     ids = np.asarray(encoder_token_ids)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise ValueError(
@@ -450,9 +465,8 @@ def greedy_decode(
             f"encoder_padding_mask must have the shape of encoder_token_ids {ids.shape}; "
             f"got {mask.shape}."
         )
-    _check_int(beam_width, "beam_width")
-    if not isinstance(length_penalty, (int, float)) or isinstance(length_penalty, bool):
-        raise ValueError(f"length_penalty must be a number; got length_penalty={length_penalty!r}.")
+    check_positive_int("beam_width", beam_width)
+    check_float("length_penalty", length_penalty)
     key = (max_length, start_token, end_token, pad_token)
     decoders = model.__dict__.setdefault("_greedy_decoders", {})
     if beam_width > 1:

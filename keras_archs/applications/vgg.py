@@ -15,6 +15,29 @@ from keras.applications import imagenet_utils
 
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
+
+
+def _ka_file(key, md5, md5_notop):
+    url = f"{KERAS_APPLICATIONS_URL}{key}/{key}_weights_tf_dim_ordering_tf_kernels"
+    return {
+        "origin": "keras.applications",
+        "url": f"{url}.h5",
+        "md5": md5,
+        "url_notop": f"{url}_notop.h5",
+        "md5_notop": md5_notop,
+    }
+
+
+# keras.applications' ImageNet files (same URLs, hashes and cache names).
+WEIGHTS = {
+    "vgg16": _ka_file(
+        "vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"
+    ),
+    "vgg19": _ka_file(
+        "vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
+    ),
+}
 
 _STAGES = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 _FILTERS = (64, 128, 256, 512, 512)
@@ -32,64 +55,62 @@ def decode_predictions(preds, top=5):
     return imagenet_utils.decode_predictions(preds, top=top)
 
 
-def _vgg(
-    variant,
-    include_top,
-    weights,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    name,
-    features_only,
-):
-    include_top, pooling, input_shape, weights, img_input = _image.prepare(
-        features_only=features_only,
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=224,
-        min_size=32,
-        weights_key=variant,
-    )
-    x = img_input
+def _stages(x, variant):
+    """Five stages of same-padded 3x3 convolutions with ReLU, each closed by a 2x2 max-pool."""
     for stage, (repeats, filters) in enumerate(zip(_STAGES[variant], _FILTERS), start=1):
         for i in range(1, repeats + 1):
             x = keras.layers.Conv2D(
                 filters, 3, padding="same", activation="relu", name=f"block{stage}_conv{i}"
             )(x)
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{stage}_pool")(x)
-    if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = keras.layers.Dense(4096, activation="relu", name="fc2")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights)
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
+    return x
 
 
-_COMMON = dict(
-    family="vgg",
-    paper="Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale "
-    "Image Recognition, ICLR",
-    year=2014,
-    default_input_shape=(224, 224, 3),
-    min_input_size=32,
-    task="image_classification",
-    test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
-    feature_layers=FEATURE_LAYERS,
-)
+def _top(x, classes, classifier_activation):
+    """VGG's classifier: the feature map flattened, two 4096-unit ReLU layers, the output.
+
+    Flatten ties the top to one input size, which is why `prepare` asks for a fixed
+    spatial size with `include_top=True`.
+    """
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(4096, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(4096, activation="relu", name="fc2")(x)
+    return _image.classifier(x, classes, classifier_activation)
 
 
-@register_model("vgg16", reference_params=138_357_544, **_COMMON)
+def _vgg(variant, *, weights, name, **args):
+    """The one builder: five convolution stages, then `_image` finishes the model."""
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=224,
+        min_size=32,
+        imagenet=WEIGHTS[variant],
+    ) as build:
+        x = _stages(build.x, variant)
+        return build.finish(x, top=_top, feature_layers=FEATURE_LAYERS)
+
+
+def _register(name, reference_params):
+    return register_model(
+        name,
+        family="vgg",
+        paper="Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale "
+        "Image Recognition, ICLR",
+        year=2014,
+        default_input_shape=(224, 224, 3),
+        min_input_size=32,
+        task="image_classification",
+        reference_params=reference_params,
+        test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
+        feature_layers=FEATURE_LAYERS,
+        weights=WEIGHTS[name],
+        preprocessing="caffe",
+    )
+
+
+@_register("vgg16", 138_357_544)
 def VGG16(
     include_top=True,
     weights="imagenet",
@@ -100,6 +121,7 @@ def VGG16(
     classifier_activation="softmax",
     name="vgg16",
     features_only=False,
+    data_format=None,
 ):
     """VGG16: depth from stacks of small 3x3 convolutions, two of which see as far as one 5x5.
 
@@ -110,33 +132,25 @@ def VGG16(
         include_top: whether to include the 4096-4096 classifier (needs a fixed size).
         weights: None, "imagenet" (keras.applications' file, downloaded once) or a path.
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 32x32; default `(224, 224, 3)`
-            with the top, `(None, None, 3)` without.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` under
+            channels_first), at least 32x32; default `(224, 224, 3)` with the top,
+            `(None, None, 3)` without.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes (1000 with ImageNet weights and the top).
         classifier_activation: activation of the output layer.
         name: model name.
         features_only: return a model whose outputs are the dict {"P1".."P5"} of
             feature maps at strides 2..32 (the top and `pooling` are ignored).
+        data_format: "channels_last" or "channels_first" for the input and the feature
+            maps; default `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    return _vgg(
-        "vgg16",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
+    return _vgg("vgg16", **locals())
 
 
-@register_model("vgg19", reference_params=143_667_240, **_COMMON)
+@_register("vgg19", 143_667_240)
 def VGG19(
     include_top=True,
     weights="imagenet",
@@ -147,21 +161,11 @@ def VGG19(
     classifier_activation="softmax",
     name="vgg19",
     features_only=False,
+    data_format=None,
 ):
     """VGG19: VGG16's small-3x3-convolution design made deeper, four convolutions per late stage.
 
     Simonyan & Zisserman (2014): 16 convolutions in five max-pooled stages, then a
     4096-4096 classifier. Arguments as `VGG16`.
     """
-    return _vgg(
-        "vgg19",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        features_only,
-    )
+    return _vgg("vgg19", **locals())

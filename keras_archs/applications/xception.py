@@ -19,17 +19,19 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import register_imagenet_weights
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
 
-_STEM = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-_STEM += "xception_weights_tf_dim_ordering_tf_kernels"
-register_imagenet_weights(
-    "xception",
-    f"{_STEM}.h5",
-    "0a58e3b7378bc2990ea3b43d5981f1f6",
-    f"{_STEM}_notop.h5",
-    "b0042744bf5b25fce3cb969f33bebb97",
-)
+_URL = f"{KERAS_APPLICATIONS_URL}xception/xception_weights_tf_dim_ordering_tf_kernels"
+# keras.applications' ImageNet files (same URLs, hashes and cache names).
+WEIGHTS = {
+    "xception": {
+        "origin": "keras.applications",
+        "url": f"{_URL}.h5",
+        "md5": "0a58e3b7378bc2990ea3b43d5981f1f6",
+        "url_notop": f"{_URL}_notop.h5",
+        "md5_notop": "b0042744bf5b25fce3cb969f33bebb97",
+    },
+}
 
 # Stride 2**i (the first convolution is "valid", so P1 is 2 pixels smaller than size/2).
 FEATURE_LAYERS = {
@@ -83,6 +85,56 @@ def _strided_block(x, filters, block, first_activation="relu"):
     return keras.layers.Add(name=f"block{block}_add")([x, residual])
 
 
+def _entry_flow(x):
+    """Two plain 3x3 convolutions (the first strided and "valid"), three strided blocks."""
+    x = keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(x)
+    x = keras.layers.BatchNormalization(name="block1_conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="block1_conv1_act")(x)
+    x = keras.layers.Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
+    x = keras.layers.BatchNormalization(name="block1_conv2_bn")(x)
+    x = keras.layers.Activation("relu", name="block1_conv2_act")(x)
+    # block1_conv2_act already applied the ReLU the first separable convolution would.
+    x = _strided_block(x, (128, 128), 2, first_activation=None)
+    x = _strided_block(x, (256, 256), 3)
+    return _strided_block(x, (728, 728), 4)
+
+
+def _middle_flow(x):
+    """Eight residual blocks of three 728-filter separable convolutions."""
+    for block in range(5, 13):
+        residual = x
+        for i in (1, 2, 3):
+            x = _sep(x, 728, f"block{block}_sepconv{i}")
+        x = keras.layers.Add(name=f"block{block}_add")([x, residual])
+    return x
+
+
+def _exit_flow(x):
+    """One more strided block, then 1536 and 2048-filter separable convolutions."""
+    x = _strided_block(x, (728, 1024), 13)
+    x = _sep(x, 1536, "block14_sepconv1", activation=None)
+    x = keras.layers.Activation("relu", name="block14_sepconv1_act")(x)
+    x = _sep(x, 2048, "block14_sepconv2", activation=None)
+    return keras.layers.Activation("relu", name="block14_sepconv2_act")(x)
+
+
+def _xception(*, weights, name, **args):
+    """The one builder: entry, middle and exit flows, then `_image` finishes the model."""
+    with _image.prepare(
+        **args,
+        weights=weights,
+        name=name,
+        default_size=299,
+        min_size=71,
+        imagenet=WEIGHTS["xception"],
+    ) as build:
+        x = _exit_flow(_middle_flow(_entry_flow(build.x)))
+        return build.finish(x, feature_layers=FEATURE_LAYERS, name_map=_NAME_MAP)
+
+
+_NAME_MAP = name_map()
+
+
 @register_model(
     "xception",
     family="xception",
@@ -94,6 +146,8 @@ def _strided_block(x, filters, block, first_activation="relu"):
     reference_params=22_910_480,
     test_kwargs={"input_shape": (71, 71, 3), "classes": 10},
     feature_layers=FEATURE_LAYERS,
+    weights=WEIGHTS["xception"],
+    preprocessing="tf",
 )
 def Xception(
     include_top=True,
@@ -105,6 +159,7 @@ def Xception(
     classifier_activation="softmax",
     name="xception",
     features_only=False,
+    data_format=None,
 ):
     """Xception: extreme Inception, fully decoupling cross-channel and spatial correlations.
 
@@ -116,59 +171,17 @@ def Xception(
         include_top: whether to include the global-average-pooled classifier.
         weights: None, "imagenet" (keras.applications' file, downloaded once) or a path.
         input_tensor: optional tensor to use as the model input.
-        input_shape: `(height, width, channels)`, at least 71x71; default `(299, 299, 3)`.
+        input_shape: `(height, width, channels)` (`(channels, height, width)` under
+            channels_first), at least 71x71; default `(299, 299, 3)`.
         pooling: with `include_top=False`, None (feature maps), "avg" or "max".
         classes: number of classes (1000 with ImageNet weights and the top).
         classifier_activation: activation of the output layer.
         name: model name.
         features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
+        data_format: "channels_last" or "channels_first" for the input and the feature
+            maps; default `keras.config.image_data_format()`.
 
     Returns:
         A `keras.Model`.
     """
-    include_top, pooling, input_shape, weights, img_input = _image.prepare(
-        features_only=features_only,
-        weights=weights,
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_size=299,
-        min_size=71,
-        weights_key="xception",
-    )
-    # Entry flow.
-    x = keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(img_input)
-    x = keras.layers.BatchNormalization(name="block1_conv1_bn")(x)
-    x = keras.layers.Activation("relu", name="block1_conv1_act")(x)
-    x = keras.layers.Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
-    x = keras.layers.BatchNormalization(name="block1_conv2_bn")(x)
-    x = keras.layers.Activation("relu", name="block1_conv2_act")(x)
-    x = _strided_block(x, (128, 128), 2, first_activation=None)
-    x = _strided_block(x, (256, 256), 3)
-    x = _strided_block(x, (728, 728), 4)
-    # Middle flow.
-    for block in range(5, 13):
-        residual = x
-        for i in (1, 2, 3):
-            x = _sep(x, 728, f"block{block}_sepconv{i}")
-        x = keras.layers.Add(name=f"block{block}_add")([x, residual])
-    # Exit flow.
-    x = _strided_block(x, (728, 1024), 13)
-    x = _sep(x, 1536, "block14_sepconv1", activation=None)
-    x = keras.layers.Activation("relu", name="block14_sepconv1_act")(x)
-    x = _sep(x, 2048, "block14_sepconv2", activation=None)
-    x = keras.layers.Activation("relu", name="block14_sepconv2_act")(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = _image.classifier(x, classes, classifier_activation)
-    elif not features_only:
-        x = _image.pool_features(x, pooling)
-    model = _image.make_model(img_input, input_tensor, x, name)
-    model = _image.load_weights(model, weights, name_map=_XCEPTION_NAME_MAP)
-    return _image.feature_model(model, FEATURE_LAYERS, name) if features_only else model
-
-
-_XCEPTION_NAME_MAP = name_map()
+    return _xception(**locals())

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 
+from keras_archs.validation import check_file
+
 TOKENIZER_CHOICES = ("auto", None)
 BERT_INPUTS = {"token_ids", "segment_ids", "padding_mask"}
 GPT_INPUTS = {"token_ids", "padding_mask"}
@@ -69,7 +71,7 @@ def resolve_tokenizer(model, tokenizer):
             f"a GPT {sorted(GPT_INPUTS)})."
         )
     if isinstance(tokenizer, (str, os.PathLike)):
-        return _wordpiece_from_file(os.fspath(tokenizer))
+        return _wordpiece_from_file(check_file("tokenizer", tokenizer))
     import keras_hub
 
     if not isinstance(tokenizer, keras_hub.tokenizers.Tokenizer):
@@ -81,8 +83,6 @@ def resolve_tokenizer(model, tokenizer):
 
 
 def _wordpiece_from_file(path):
-    if not os.path.isfile(path):
-        raise ValueError(f"tokenizer={path!r}: no such vocabulary file.")
     import keras_hub
 
     with open(path, encoding="utf-8") as f:
@@ -93,7 +93,7 @@ def _wordpiece_from_file(path):
 
 
 def _special_ids(tokenizer, tokens):
-    from keras_archs.data.text import bert_special_ids
+    from keras_archs.data.bert import bert_special_ids
 
     specials, _ = bert_special_ids(tokenizer.get_vocabulary(), tokens)  # names missing ones
     return [specials[t] for t in tokens]
@@ -167,7 +167,7 @@ def _gpt_endpoint(archive, model, tokenizer, serve_ids, tf):
 
 
 def _generate_endpoint(archive, model, tokenizer, max_new_tokens, tf):
-    from keras_archs.applications.gpt import _Generator
+    from keras_archs.applications.gpt import GPTGenerator as _Generator
 
     context = model.get_layer("token_embedding").sequence_length
     if max_new_tokens >= context:

@@ -4,7 +4,11 @@ from keras_archs.layers.attention import MultiHeadCrossAttention, MultiHeadSelfA
 from keras_archs.layers.causal_conv import CausalConv1D
 from keras_archs.layers.densenet import DenseBlock, TransitionBlock
 from keras_archs.layers.drop_path import DropPath
-from keras_archs.layers.embedding import SinusoidalPositionEncoding, TokenAndPositionEmbedding
+from keras_archs.layers.embedding import (
+    SegmentEmbedding,
+    SinusoidalPositionEncoding,
+    TokenAndPositionEmbedding,
+)
 from keras_archs.layers.inception import FactorizedConv2D, InceptionModule
 from keras_archs.layers.pooling import AdaptiveAveragePooling2D
 from keras_archs.layers.separable import DepthwiseSeparableConv2D
@@ -21,6 +25,7 @@ __all__ = [
     "InceptionModule",
     "MultiHeadCrossAttention",
     "MultiHeadSelfAttention",
+    "SegmentEmbedding",
     "SinusoidalPositionEncoding",
     "TemporalBlock",
     "TokenAndPositionEmbedding",

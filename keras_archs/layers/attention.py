@@ -3,12 +3,13 @@
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import (
+from keras_archs.layers._utils import serialize_initializer
+from keras_archs.validation import (
+    check_choice,
     check_initializer,
     check_positive_int,
     check_positive_int_or_none,
     check_rate,
-    serialize_initializer,
 )
 
 
@@ -71,12 +72,7 @@ class _AttentionBase(keras.layers.Layer):
         self.output_dim = check_positive_int_or_none("output_dim", output_dim)
         self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
         self.bias_initializer = check_initializer("bias_initializer", bias_initializer)
-        if flash_attention not in (None, True, False):
-            raise ValueError(
-                "flash_attention must be None, True or False; "
-                f"got flash_attention={flash_attention!r}."
-            )
-        self.flash_attention = flash_attention
+        self.flash_attention = check_choice("flash_attention", flash_attention, (None, True, False))
         self.seed = seed
         self.supports_masking = True
 

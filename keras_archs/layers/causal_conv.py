@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import (
-    check_initializer,
-    check_positive_int,
-    serialize_initializer,
-)
+from keras_archs.layers._utils import serialize_initializer
+from keras_archs.validation import check_initializer, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -33,7 +30,8 @@ class CausalConv1D(keras.layers.Layer):
     convolution does not have). For an anti-causal pass, reverse the time axis
     (`ops.flip(x, axis=1)`) before and after the layer.
 
-    Input `(batch, time, channels)`; output `(batch, time, filters)`.
+    Input `(batch, time, channels)`; output `(batch, time, filters)`, whatever
+    `keras.config.image_data_format()` says.
     """
 
     def __init__(
@@ -73,6 +71,9 @@ class CausalConv1D(keras.layers.Layer):
                 self.kernel_size,
                 dilation_rate=self.dilation_rate,
                 padding="valid",
+                # Explicit: this layer's inputs are (batch, time, channels) whatever the
+                # global image_data_format, which build() may run under on reload.
+                data_format="channels_last",
                 use_bias=self.use_bias,
                 kernel_initializer=self.kernel_initializer,
                 bias_initializer=self.bias_initializer,
@@ -105,7 +106,14 @@ class CausalConv1D(keras.layers.Layer):
         v = ops.cast(self.kernel_v, "float32")  # the norm in float32 even under mixed precision
         kernel = v * (ops.cast(self.kernel_g, "float32") / (self._v_norm(v) + 1e-12))
         kernel = ops.cast(kernel, x.dtype)
-        y = ops.conv(x, kernel, strides=1, padding="valid", dilation_rate=self.dilation_rate)
+        y = ops.conv(
+            x,
+            kernel,
+            strides=1,
+            padding="valid",
+            data_format="channels_last",
+            dilation_rate=self.dilation_rate,
+        )
         if self.bias is not None:
             y = y + ops.cast(self.bias, y.dtype)
         return y

@@ -1,11 +1,18 @@
-"""DenseNet's dense block and transition block."""
+"""DenseNet's dense block and transition block.
+
+Both compute channels_last (batch, height, width, channels) whatever
+`keras.config.image_data_format()` says: the image builders transpose channels_first
+inputs once at the model's edge, and a `.keras` file loaded under a channels_first
+setting rebuilds these sublayers, so they name their data format instead of reading
+the global one.
+"""
 
 import math
 
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import check_positive_float, check_positive_int
+from keras_archs.validation import check_float, check_positive_float, check_positive_int
 
 
 def _bn(name, epsilon, dtype):
@@ -43,7 +50,12 @@ class DenseBlock(keras.layers.Layer):
             shape = (*input_shape[:-1], channels + i * self.growth_rate)
             bn1 = _bn(f"layer_{i}_bn1", self.bn_epsilon, self.dtype_policy)
             conv1 = keras.layers.Conv2D(
-                mid, 1, use_bias=False, name=f"layer_{i}_conv1", dtype=self.dtype_policy
+                mid,
+                1,
+                use_bias=False,
+                data_format="channels_last",
+                name=f"layer_{i}_conv1",
+                dtype=self.dtype_policy,
             )
             bn2 = _bn(f"layer_{i}_bn2", self.bn_epsilon, self.dtype_policy)
             conv2 = keras.layers.Conv2D(
@@ -51,6 +63,7 @@ class DenseBlock(keras.layers.Layer):
                 3,
                 padding="same",
                 use_bias=False,
+                data_format="channels_last",
                 name=f"layer_{i}_conv2",
                 dtype=self.dtype_policy,
             )
@@ -100,15 +113,9 @@ class TransitionBlock(keras.layers.Layer):
 
     def __init__(self, compression=0.5, bn_epsilon=1.001e-5, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(compression, bool)
-            or not isinstance(compression, (int, float))
-            or not 0 < compression <= 1
-        ):
-            raise ValueError(
-                f"compression must be a number in (0, 1]; got compression={compression!r}."
-            )
-        self.compression = float(compression)
+        self.compression = check_float(
+            "compression", compression, minimum=0, maximum=1, exclusive_minimum=True
+        )
         self.bn_epsilon = check_positive_float("bn_epsilon", bn_epsilon)
 
     def _filters(self, channels):
@@ -120,14 +127,21 @@ class TransitionBlock(keras.layers.Layer):
         filters = self._filters(input_shape[-1])
         if filters < 1:
             raise ValueError(
-                f"compression={self.compression} leaves no channels of {input_shape[-1]}."
+                f"compression={self.compression} leaves floor({input_shape[-1]} * "
+                f"{self.compression}) = 0 of the {input_shape[-1]} input channels; "
+                f"compression must be at least 1/{input_shape[-1]} here."
             )
         self.bn = _bn("bn", self.bn_epsilon, self.dtype_policy)
         self.conv = keras.layers.Conv2D(
-            filters, 1, use_bias=False, name="conv", dtype=self.dtype_policy
+            filters,
+            1,
+            use_bias=False,
+            data_format="channels_last",
+            name="conv",
+            dtype=self.dtype_policy,
         )
         self.pool = keras.layers.AveragePooling2D(
-            2, strides=2, name="pool", dtype=self.dtype_policy
+            2, strides=2, data_format="channels_last", name="pool", dtype=self.dtype_policy
         )
         self.bn.build(input_shape)
         self.conv.build(input_shape)

@@ -5,13 +5,12 @@ import math
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import (
+from keras_archs.layers._utils import check_ids_below, serialize_initializer
+from keras_archs.validation import (
     check_choice,
-    check_ids_below,
     check_initializer,
     check_positive_float,
     check_positive_int,
-    serialize_initializer,
 )
 
 

@@ -1,19 +1,29 @@
-"""Inception building blocks: the GoogLeNet module and the factorized n x n convolution."""
+"""Inception building blocks: the GoogLeNet module and the factorized n x n convolution.
+
+Both layers compute channels_last, (batch, height, width, channels), whatever
+`keras.config.image_data_format()` says: their sublayers are created in `build()`, which
+runs again when a `.keras` file is loaded, possibly under a channels_first setting, so
+each sublayer is given `data_format="channels_last"` explicitly. The image builders keep
+channels_last inside and transpose at the model's edges for channels_first models.
+"""
 
 import keras
 from keras import ops
 
-from keras_archs.layers._utils import (
+from keras_archs.layers._utils import get_activation, serialize_activation, serialize_initializer
+from keras_archs.validation import (
+    check_bool,
     check_choice,
-    check_normalization,
+    check_float,
+    check_initializer,
     check_pair,
     check_positive_float,
     check_positive_int,
     check_positive_int_or_none,
-    get_activation,
-    serialize_activation,
-    serialize_initializer,
 )
+
+# The layout every sublayer computes in (see the module docstring).
+_DATA_FORMAT = "channels_last"
 
 
 def _conv_out(size, kernel, stride, padding):
@@ -37,7 +47,8 @@ class FactorizedConv2D(keras.layers.Layer):
     filters -> `bn_b` -> activation; `order="nx1_first"` swaps the two kernels.
     `conv_a` carries `strides`; `conv_b` always has stride 1. keras.applications'
     InceptionV3 uses conv without bias and `BatchNormalization(scale=False)`:
-    pass `bn_scale=False` to match it weight for weight.
+    pass `bn_scale=False` to match it weight for weight. Inputs and outputs are
+    channels_last, `(batch, height, width, channels)`, under any global data format.
 
     Args:
         filters: output channels (> 0).
@@ -48,7 +59,8 @@ class FactorizedConv2D(keras.layers.Layer):
         order: "1xn_first" or "nx1_first".
         use_bias: whether the convolutions have a bias.
         normalization: "batch_norm" or None.
-        bn_scale, bn_epsilon, bn_momentum: BatchNormalization settings.
+        bn_scale, bn_epsilon, bn_momentum: BatchNormalization settings (momentum in
+            [0, 1], epsilon > 0).
         activation: activation name or callable applied after each (conv, BN), or None.
         kernel_initializer: initializer of both convolutions.
     """
@@ -79,14 +91,14 @@ class FactorizedConv2D(keras.layers.Layer):
         self.strides = check_pair("strides", strides)
         self.padding = check_choice("padding", padding, ("same", "valid"))
         self.order = check_choice("order", order, ("1xn_first", "nx1_first"))
-        self.use_bias = bool(use_bias)
-        self.normalization = check_normalization(normalization)
-        self.bn_scale = bool(bn_scale)
+        self.use_bias = check_bool("use_bias", use_bias)
+        self.normalization = check_choice("normalization", normalization, ("batch_norm", None))
+        self.bn_scale = check_bool("bn_scale", bn_scale)
         self.bn_epsilon = check_positive_float("bn_epsilon", bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+        self.bn_momentum = check_float("bn_momentum", bn_momentum, minimum=0.0, maximum=1.0)
         get_activation("activation", activation)
         self.activation = activation
-        self.kernel_initializer = kernel_initializer
+        self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
 
     def _kernels(self):
         n = self.kernel_size
@@ -99,6 +111,7 @@ class FactorizedConv2D(keras.layers.Layer):
             padding=self.padding,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
+            data_format=_DATA_FORMAT,
             dtype=self.dtype_policy,
         )
         # Attributes are set in call order so the weight order is conv_a, bn_a, conv_b, bn_b,
@@ -116,6 +129,7 @@ class FactorizedConv2D(keras.layers.Layer):
         if self.normalization is None:
             return None
         bn = keras.layers.BatchNormalization(
+            axis=-1,
             scale=self.bn_scale,
             epsilon=self.bn_epsilon,
             momentum=self.bn_momentum,
@@ -189,6 +203,19 @@ class InceptionModule(keras.layers.Layer):
     `filters_1x1 + filters_3x3 + filters_5x5 + filters_pool_proj`, in that order.
     Sublayers: `branch1x1`, `branch3x3_reduce`, `branch3x3`, `branch5x5_reduce`,
     `branch5x5`, `branch_pool`, `branch_pool_proj`, each conv with a `<name>_bn`.
+    Inputs and outputs are channels_last, `(batch, height, width, channels)`, under any
+    global data format.
+
+    Args:
+        filters_1x1, filters_3x3_reduce, filters_3x3, filters_5x5_reduce, filters_5x5,
+            filters_pool_proj: the filters of each convolution (Table 1 of the paper's
+            columns), each >= 1.
+        use_bias: whether the convolutions have a bias.
+        normalization: "batch_norm" or None.
+        bn_scale, bn_epsilon, bn_momentum: BatchNormalization settings (momentum in
+            [0, 1], epsilon > 0).
+        activation: activation name or callable applied after each (conv, BN), or None.
+        kernel_initializer: initializer of the convolutions.
     """
 
     def __init__(
@@ -215,14 +242,14 @@ class InceptionModule(keras.layers.Layer):
         self.filters_5x5_reduce = check_positive_int("filters_5x5_reduce", filters_5x5_reduce)
         self.filters_5x5 = check_positive_int("filters_5x5", filters_5x5)
         self.filters_pool_proj = check_positive_int("filters_pool_proj", filters_pool_proj)
-        self.use_bias = bool(use_bias)
-        self.normalization = check_normalization(normalization)
-        self.bn_scale = bool(bn_scale)
+        self.use_bias = check_bool("use_bias", use_bias)
+        self.normalization = check_choice("normalization", normalization, ("batch_norm", None))
+        self.bn_scale = check_bool("bn_scale", bn_scale)
         self.bn_epsilon = check_positive_float("bn_epsilon", bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+        self.bn_momentum = check_float("bn_momentum", bn_momentum, minimum=0.0, maximum=1.0)
         get_activation("activation", activation)
         self.activation = activation
-        self.kernel_initializer = kernel_initializer
+        self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
 
     def build(self, input_shape):
         mid = {  # input channels of each convolution
@@ -241,6 +268,7 @@ class InceptionModule(keras.layers.Layer):
                 padding="same",
                 use_bias=self.use_bias,
                 kernel_initializer=self.kernel_initializer,
+                data_format=_DATA_FORMAT,
                 name=name,
                 dtype=self.dtype_policy,
             )
@@ -249,6 +277,7 @@ class InceptionModule(keras.layers.Layer):
             bn = None
             if self.normalization == "batch_norm":
                 bn = keras.layers.BatchNormalization(
+                    axis=-1,
                     scale=self.bn_scale,
                     epsilon=self.bn_epsilon,
                     momentum=self.bn_momentum,
@@ -259,7 +288,12 @@ class InceptionModule(keras.layers.Layer):
             setattr(self, f"{name}_bn", bn)
         self._act = get_activation("activation", self.activation)
         self.branch_pool = keras.layers.MaxPooling2D(
-            3, strides=1, padding="same", name="branch_pool", dtype=self.dtype_policy
+            3,
+            strides=1,
+            padding="same",
+            data_format=_DATA_FORMAT,
+            name="branch_pool",
+            dtype=self.dtype_policy,
         )
 
     def _unit(self, name, x, training):

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_archs.validation import check_pair
+
 
 @keras.saving.register_keras_serializable(package="keras_archs")
 class AdaptiveAveragePooling2D(keras.layers.Layer):
@@ -16,29 +18,25 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
     6x6 feature pooling needs exactly this to match torchvision at any input
     size. The spatial size must be static (known when the layer is built).
 
+    Channels_last only: the input is always read as `(batch, height, width, channels)`
+    and `keras.config.image_data_format()` is not consulted, so a saved model computes
+    the same after loading under either global setting. The image builders compute
+    channels_last inside, also in their channels_first models (which transpose at the
+    model's edges), so they use this layer unchanged.
+
     Args:
         output_size: int or `(height, width)` of the output, each >= 1.
     """
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        size = (output_size, output_size) if isinstance(output_size, int) else output_size
-        if (
-            not isinstance(size, (tuple, list))
-            or len(size) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size)
-        ):
-            raise ValueError(
-                "output_size must be a positive int or a pair of positive ints; "
-                f"got output_size={output_size!r}."
-            )
-        self.output_size = tuple(size)
+        self.output_size = check_pair("output_size", output_size)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
             raise ValueError(
-                "AdaptiveAveragePooling2D needs a (batch, height, width, channels) input with "
-                f"static height and width; got input shape {input_shape}."
+                "AdaptiveAveragePooling2D needs a channels_last (batch, height, width, "
+                f"channels) input with static height and width; got input shape {input_shape}."
             )
         self._rows = self._bins(input_shape[1], self.output_size[0])
         self._cols = self._bins(input_shape[2], self.output_size[1])

@@ -2,15 +2,14 @@
 
 import keras
 
-from keras_archs.layers._utils import (
+from keras_archs.layers._utils import get_activation, serialize_activation, serialize_initializer
+from keras_archs.validation import (
+    check_bool,
     check_choice,
-    check_normalization,
+    check_float,
     check_pair,
     check_positive_float,
     check_positive_int,
-    get_activation,
-    serialize_activation,
-    serialize_initializer,
 )
 
 
@@ -32,6 +31,12 @@ class DepthwiseSeparableConv2D(keras.layers.Layer):
 
     `normalization=None` drops the BatchNormalization layers; `activation=None`
     the activations. `strides` and `depth_multiplier` apply to the depthwise step.
+
+    Inputs and outputs are channels_last `(batch, height, width, channels)` whatever
+    `keras.config.image_data_format()` says: the sublayers are created with
+    `data_format="channels_last"`, because `build()` runs again when a saved model is
+    loaded, possibly under a channels_first setting, and the weights (and the image
+    builders, which compute channels_last inside) must not change layout with it.
     """
 
     def __init__(
@@ -56,19 +61,20 @@ class DepthwiseSeparableConv2D(keras.layers.Layer):
         self.strides = check_pair("strides", strides)
         self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
         self.padding = check_choice("padding", padding, ("same", "valid"))
-        self.use_bias = bool(use_bias)
-        self.normalization = check_normalization(normalization)
+        self.use_bias = check_bool("use_bias", use_bias)
+        self.normalization = check_choice("normalization", normalization, ("batch_norm", None))
         get_activation("activation", activation)
         self.activation = activation
         self.order = check_choice("order", order, ("mobilenet", "xception"))
         self.bn_epsilon = check_positive_float("bn_epsilon", bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+        self.bn_momentum = check_float("bn_momentum", bn_momentum, minimum=0.0, maximum=1.0)
         self.kernel_initializer = kernel_initializer
 
     def _bn(self, name, shape):
         if self.normalization is None:
             return None
         bn = keras.layers.BatchNormalization(
+            axis=-1,
             epsilon=self.bn_epsilon,
             momentum=self.bn_momentum,
             name=name,
@@ -84,6 +90,7 @@ class DepthwiseSeparableConv2D(keras.layers.Layer):
             padding=self.padding,
             depth_multiplier=self.depth_multiplier,
             use_bias=self.use_bias,
+            data_format="channels_last",
             dtype=self.dtype_policy,
         )
         if self.order == "xception":
@@ -112,6 +119,7 @@ class DepthwiseSeparableConv2D(keras.layers.Layer):
             1,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
+            data_format="channels_last",
             name="pointwise",
             dtype=self.dtype_policy,
         )

@@ -3,14 +3,12 @@
 import keras
 
 from keras_archs.layers._utils import (
-    check_choice,
-    check_positive_int,
-    check_rate,
     get_activation,
     serialize_activation,
     serialize_initializer,
 )
 from keras_archs.layers.causal_conv import CausalConv1D
+from keras_archs.validation import check_choice, check_positive_int, check_rate
 
 _NORMALIZATIONS = ("batch_norm", "layer_norm", "weight_norm", None)
 
@@ -111,6 +109,7 @@ class TemporalBlock(keras.layers.Layer):
             self.shortcut = keras.layers.Conv1D(
                 self.filters,
                 1,
+                data_format="channels_last",  # (batch, time, channels) under any global setting
                 use_bias=self.use_bias,
                 kernel_initializer=self.kernel_initializer,
                 name="shortcut",

@@ -3,15 +3,17 @@
 import keras
 
 from keras_archs.layers._utils import (
-    check_initializer,
-    check_positive_float,
-    check_positive_int,
-    check_rate,
     get_activation,
     serialize_activation,
     serialize_initializer,
 )
 from keras_archs.layers.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
+from keras_archs.validation import (
+    check_initializer,
+    check_positive_float,
+    check_positive_int,
+    check_rate,
+)
 
 
 class _TransformerBlockBase(keras.layers.Layer):

@@ -1,8 +1,12 @@
+"""AlexNet: torchvision's layout weight for weight, its adaptive pooling, channels_first."""
+
+import keras
 import numpy as np
 import pytest
 
 from keras_archs.applications import AlexNet
 from keras_archs.layers import AdaptiveAveragePooling2D
+from keras_archs.registry import get_spec
 
 
 def test_reference_count():
@@ -13,8 +17,40 @@ def test_minimum_size():
     assert AlexNet(input_shape=(63, 63, 3), classes=3).output_shape == (None, 3)
     with pytest.raises(ValueError, match=r"at least 63x63; got input_shape=\(62, 62, 3\)"):
         AlexNet(input_shape=(62, 62, 3))
-    with pytest.raises(ValueError, match="dropout must be a number in"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0.0, 1.0\)"):
         AlexNet(dropout=1.0)
+    with pytest.raises(ValueError, match="data_format must be one of"):
+        AlexNet(data_format="NCHW")
+
+
+def test_keras_applications_argument_order():
+    # name is the 8th positional argument, as in keras.applications; dropout follows.
+    model = AlexNet(True, None, None, (63, 63, 3), None, 3, None, "positional", 0.1)
+    assert model.name == "positional" and model.get_layer("drop6").rate == 0.1
+    keras.backend.clear_session()
+
+
+def test_registered_without_weights_scaled_to_unit_range():
+    spec = get_spec("alexnet")
+    assert spec.preprocessing == "scale" and spec.weights is None
+
+
+@pytest.mark.parametrize("kwargs", [{"classes": 10}, {"include_top": False}])
+def test_channels_first_same_parameters_and_outputs(kwargs):
+    # The top's AdaptiveAveragePooling2D is channels_last only; the channels_first model
+    # computes channels_last inside, so it needs no other layer.
+    keras.utils.set_random_seed(0)
+    last = AlexNet(input_shape=(63, 63, 3), **kwargs)
+    first = AlexNet(input_shape=(3, 63, 63), data_format="channels_first", **kwargs)
+    assert first.count_params() == last.count_params()
+    first.set_weights(last.get_weights())
+    x = np.random.default_rng(0).standard_normal((2, 63, 63, 3)).astype("float32")
+    expected = last.predict(x, verbose=0)
+    got = first.predict(np.transpose(x, (0, 3, 1, 2)), verbose=0)
+    if got.ndim == 4:
+        got = np.transpose(got, (0, 2, 3, 1))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    keras.backend.clear_session()
 
 
 def _torch_adaptive_bins(size, out):

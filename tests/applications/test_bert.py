@@ -15,9 +15,9 @@ from keras_archs.applications.bert import (
     BERTTokenClassifier,
     backbone_config,
 )
-from keras_archs.data import text
-from keras_archs.data.images import DatasetUnavailableError
-from keras_archs.weights import from_keras_hub
+from keras_archs.convert import from_keras_hub
+from keras_archs.data import DatasetUnavailableError, datasets
+from keras_archs.data import bert as bert_data
 from tests.utils import SHARED_CPU_SLACK, load_module
 
 SMALL = dict(
@@ -158,13 +158,12 @@ def test_heads():
 
 def test_pretrainer_fits_on_pipeline():
     from keras_archs.applications.bert import pretraining_losses
-    from keras_archs.data import text
 
-    vocab = [*text.BERT_SPECIAL_TOKENS, *(f"w{i}" for i in range(44))]
+    vocab = [*bert_data.BERT_SPECIAL_TOKENS, *(f"w{i}" for i in range(44))]
     # A stream with structure (runs of consecutive ids) so the MLM loss can fall.
     stream = (np.arange(20_000) % 44 + 6).astype("int32")
-    ds = text.bert_pretraining_dataset(stream, vocab, 16, 32, shuffle=True, seed=0)
-    held_out = text.bert_pretraining_dataset(stream, vocab, 16, 256, seed=1, num_examples=256)
+    ds = bert_data.bert_pretraining_dataset(stream, vocab, 16, 32, shuffle=True, seed=0)
+    held_out = bert_data.bert_pretraining_dataset(stream, vocab, 16, 256, seed=1, num_examples=256)
     keras.utils.set_random_seed(0)
     backbone = BERT(**{**SMALL, "max_sequence_length": 16}, sequence_length=16)
     model = BERTPretrainer(backbone, max_predictions=3)
@@ -226,10 +225,8 @@ def _recipe(module="bert_pretrain_python_stdlib"):
 
 def test_recipe_vocabulary_file():
     """The stored WordPiece vocabulary starts with the BERT special tokens and covers code."""
-    from keras_archs.data import text
-
     tokenizer = _recipe().load_tokenizer()
-    specials, size = text.bert_special_ids(tokenizer)
+    specials, size = bert_data.bert_special_ids(tokenizer)
     assert list(specials.values()) == list(range(6)) and size == tokenizer.vocabulary_size
     ids = tokenizer.encode("def main(self, path):\n    return os.path.join(path, 'x')\n")
     assert ids.size > 10 and not np.isin(ids, list(specials.values())).any()
@@ -293,10 +290,7 @@ def test_imdb_recipe_finetunes_with_a_google_style_vocabulary():
 
 
 def test_imdb_recipe_fails_fast_offline(monkeypatch):
-    from keras_archs.data import images
-
-    monkeypatch.setattr(images, "_online", lambda *a, **k: False)
-    monkeypatch.setattr(text, "_online", lambda *a, **k: False)
+    monkeypatch.setattr(datasets, "is_online", lambda *a, **k: False)
     with pytest.raises(DatasetUnavailableError, match="imdb_reviews"):
         _recipe("bert_finetune_imdb").main([])
 

@@ -173,7 +173,10 @@ def test_sampling_is_seeded_and_respects_top_k_and_end_token():
         ({"top_k": -1}, "top_k must be an integer >= 0; got top_k=-1"),
         ({"top_p": 0.0}, "top_p must be a number in \\(0, 1\\]; got top_p=0.0"),
         ({"top_p": 1.5}, "top_p must be a number in \\(0, 1\\]; got top_p=1.5"),
-        ({"temperature": 0.0}, "temperature must be > 0; got temperature=0.0.*greedy=True"),
+        (
+            {"temperature": 0.0},
+            "temperature must be a number > 0.0; got temperature=0.0.*greedy=True",
+        ),
         ({"prompt_ids": np.full((1, 5), 32)}, "outside the vocabulary \\[0, 32\\)"),
         ({"prompt_ids": np.zeros(5, "int32")}, "prompt_ids must be a 2-D integer array"),
     ],
@@ -191,7 +194,7 @@ def test_generate_bad_input(kwargs, message):
         ({**TINY, "num_heads": 3}, "num_heads must divide hidden_dim; got num_heads=3"),
         ({"preset": "gpt3"}, "preset must be one of .*got preset='gpt3'"),
         ({"num_layers": 2}, "GPT needs vocabulary_size"),
-        ({**TINY, "dropout": 1.0}, "dropout must be a number in \\[0, 1\\); got dropout=1.0"),
+        ({**TINY, "dropout": 1.0}, "dropout must be a number in \\[0.0, 1.0\\); got dropout=1.0"),
         ({**TINY, "sequence_length": 30}, "sequence_length=30 exceeds max_sequence_length=24"),
     ],
 )

@@ -1,9 +1,12 @@
+"""LeNet-5: the paper's layout and count, any channels and sizes, bad input, channels_first."""
+
 import keras
 import numpy as np
 import pytest
 
 import keras_archs
 from keras_archs.applications import LeNet5
+from keras_archs.registry import get_spec
 
 
 def test_reference_count_and_layout():
@@ -43,6 +46,11 @@ def test_input_tensor():
         ({"weights": "/no/such/file.weights.h5"}, "not an existing file"),
         ({"weights": "imagenet"}, "not available for this architecture"),
         ({"classifier_activation": "no_such_activation"}, "classifier_activation"),
+        ({"data_format": "NCHW"}, "data_format must be one of .* got data_format='NCHW'"),
+        (
+            {"input_shape": (1, 15, 32), "data_format": "channels_first"},
+            r"at least 16x16; got input_shape=\(1, 15, 32\) \(channels, height, width\)",
+        ),
     ],
 )
 def test_bad_input(kwargs, match):
@@ -61,3 +69,27 @@ def test_weights_file_round_trip(tmp_path):
     LeNet5(classes=7).save_weights(wrong)
     with pytest.raises(ValueError, match="Could not load weights"):
         LeNet5(weights=wrong)
+
+
+def test_registered_without_weights_scaled_to_unit_range():
+    spec = get_spec("lenet5")
+    assert spec.preprocessing == "scale" and spec.weights is None
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"include_top": False, "pooling": "avg"}])
+def test_channels_first_same_parameters_and_outputs(kwargs):
+    keras.utils.set_random_seed(0)
+    last = LeNet5(**kwargs)
+    first = LeNet5(input_shape=(1, 32, 32), data_format="channels_first", **kwargs)
+    assert tuple(first.input.shape) == (None, 1, 32, 32)
+    assert first.count_params() == last.count_params()
+    first.set_weights(last.get_weights())
+    x = np.random.default_rng(0).standard_normal((2, 32, 32, 1)).astype("float32")
+    expected = last.predict(x, verbose=0)
+    got = first.predict(np.transpose(x, (0, 3, 1, 2)), verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_channels_first_feature_maps():
+    model = LeNet5(include_top=False, input_shape=(2, 32, 32), data_format="channels_first")
+    assert model.output_shape == (None, 16, 5, 5)

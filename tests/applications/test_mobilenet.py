@@ -1,4 +1,5 @@
-"""MobileNet and MobileNetV2 (issue 5): keras.applications parity, pyramids, inputs, training."""
+"""MobileNet and MobileNetV2: keras.applications parity, pyramids, inputs, channels_first,
+bad input, training."""
 
 import keras
 import numpy as np
@@ -18,6 +19,7 @@ from tests.applications.ka_parity import (  # noqa: F401 (fixture)
     check_same_download,
     recorded_downloads,
 )
+from tests.weights.ka_files import randomize
 
 V1_FEATURES = {
     "P1": "conv_pw_1",
@@ -95,6 +97,9 @@ def test_default_name_and_imagenet_size_follow_keras_applications():
         ("MobileNet", {"alpha": 0.25, "include_top": False, "input_shape": (128, 128, 3)}),
         ("MobileNetV2", {"alpha": 1.4, "input_shape": (96, 96, 3)}),
         ("MobileNetV2", {"alpha": 0.35, "include_top": False}),
+        # No file for 100x100: keras.applications falls back to the 224 file, with a warning.
+        ("MobileNet", {"alpha": 0.75, "include_top": False, "input_shape": (100, 100, 3)}),
+        ("MobileNetV2", {"alpha": 1.3, "include_top": False, "input_shape": (96, 128, 3)}),
     ],
 )
 def test_same_imagenet_download_as_keras_applications(
@@ -104,6 +109,19 @@ def test_same_imagenet_download_as_keras_applications(
 ):
     fname, origin, _, md5 = check_same_download(recorded_downloads, builder, **kwargs)
     assert origin.endswith(fname) and md5 is None  # keras.applications checks no hash here
+
+
+def test_imagenet_file_size_fallback_warns(recorded_downloads):  # noqa: F811
+    warns = pytest.warns(UserWarning, match=r"\(224, 224\) will be loaded")
+    with warns, pytest.raises(ConnectionError):
+        MobileNet(weights="imagenet", include_top=False, input_shape=(100, 100, 3))
+    assert recorded_downloads[0][0] == "mobilenet_1_0_224_tf_no_top.h5"
+
+
+def test_weights_table_covers_every_width_and_size():
+    files = {(e["url"], e["url_notop"]) for e in mobilenet.WEIGHTS.values()}
+    assert len(mobilenet.WEIGHTS) == len(files) == 4 * 4 + 6 * 5
+    assert all(e["md5"] is None and e["md5_notop"] is None for e in mobilenet.WEIGHTS.values())
 
 
 @pytest.mark.parametrize(
@@ -119,6 +137,7 @@ def test_same_imagenet_download_as_keras_applications(
         (MobileNet, {"depth_multiplier": 2, "weights": "imagenet"}, "1 with weights='imagenet'"),
         (MobileNet, {"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
         (MobileNet, {"dropout": -0.1}, r"dropout must be a number in \[0, 1\)"),
+        (MobileNetV2, {"data_format": "NCHW"}, "data_format must be one of"),
     ],
 )
 def test_bad_input(builder, kwargs, match, recorded_downloads):  # noqa: F811
@@ -127,6 +146,39 @@ def test_bad_input(builder, kwargs, match, recorded_downloads):  # noqa: F811
         builder(**kwargs)
     assert "got" in str(info.value)
     assert recorded_downloads == []
+
+
+@pytest.mark.parametrize(
+    "builder,kwargs,size",
+    [
+        (MobileNet, {"alpha": 0.25, "classes": 6, "classifier_activation": None}, 32),
+        (MobileNet, {"alpha": 0.25, "features_only": True}, 64),
+        (MobileNetV2, {"alpha": 0.35, "include_top": False}, 32),
+    ],
+)
+def test_channels_first_matches_channels_last(builder, kwargs, size):
+    """Same parameters and, for the same weights, the same outputs on transposed inputs."""
+    last = randomize(builder(weights=None, input_shape=(size, size, 3), **kwargs))
+    first = builder(
+        weights=None, input_shape=(3, size, size), data_format="channels_first", **kwargs
+    )
+    assert tuple(first.inputs[0].shape) == (None, 3, size, size)
+    assert first.count_params() == last.count_params()
+    first.set_weights(last.get_weights())
+    x = np.random.default_rng(1).standard_normal((2, size, size, 3)).astype("float32")
+    y_last, y_first = last(x), first(np.transpose(x, (0, 3, 1, 2)))
+    if not isinstance(y_last, dict):
+        y_last, y_first = {"y": y_last}, {"y": y_first}
+    for key, expected in y_last.items():
+        expected, got = (
+            keras.ops.convert_to_numpy(expected),
+            keras.ops.convert_to_numpy(y_first[key]),
+        )
+        if expected.ndim == 4:
+            got = np.transpose(got, (0, 2, 3, 1))
+        assert np.abs(expected).max() > 1e-2
+        assert np.abs(got - expected).max() < 1e-5, key
+    keras.backend.clear_session()
 
 
 def test_preprocess_is_keras_applications():

@@ -1,5 +1,5 @@
-"""NASNetMobile, NASNetLarge and NASNet(...) (issue 5): keras.applications parity, inputs,
-pyramids, bad input, construction time, training."""
+"""NASNetMobile, NASNetLarge and NASNet(...): keras.applications parity, inputs, pyramids,
+channels_first, bad input, construction time, training."""
 
 import keras
 import numpy as np
@@ -15,7 +15,6 @@ from tests.applications.cnn_checks import (
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
-    _trunk,
     check_file_parity,
     check_same_download,
     construction_seconds,
@@ -83,8 +82,45 @@ def test_feature_pyramid():
 def test_inputs_like_keras_applications():
     check_inputs(NASNetMobile, size=32, channels_out=1056)
     check_bad_inputs(NASNetMobile, min_size=32)
-    # keras.applications' NASNetMobile defaults to 224x224 also without the top.
+    # keras.applications' NASNetMobile defaults to 224x224 also without the top; NASNet
+    # defaults to its default_size with the top.
     assert tuple(NASNetMobile(weights=None, include_top=False).input.shape) == (None, 224, 224, 3)
+    assert tuple(NASNetMobile(weights=None).input.shape) == (None, 224, 224, 3)
+    assert tuple(NASNet(weights=None, **SMALL).input.shape) == (None, 331, 331, 3)
+    assert tuple(NASNet(weights=None, include_top=False, **SMALL).input.shape) == (None,) * 3 + (3,)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(
+    "builder,kwargs,size",
+    [
+        (NASNet, {**SMALL, "classes": 5, "classifier_activation": None}, 47),
+        (NASNet, {**SMALL, "skip_reduction": False, "include_top": False}, 32),
+        (NASNetMobile, {"features_only": True}, 64),
+    ],
+)
+def test_channels_first_matches_channels_last(builder, kwargs, size):
+    """Same parameters and, for the same weights, the same outputs on transposed inputs."""
+    last = randomize(builder(weights=None, input_shape=(size, size, 3), **kwargs))
+    keras.config.set_image_data_format("channels_first")
+    try:
+        first = builder(weights=None, input_shape=(3, size, size), **kwargs)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    assert tuple(first.inputs[0].shape) == (None, 3, size, size)
+    assert first.count_params() == last.count_params()
+    first.set_weights(last.get_weights())
+    x = np.random.default_rng(1).standard_normal((2, size, size, 3)).astype("float32")
+    y_last, y_first = last(x), first(np.transpose(x, (0, 3, 1, 2)))
+    if not isinstance(y_last, dict):
+        y_last, y_first = {"y": y_last}, {"y": y_first}
+    for key, expected in y_last.items():
+        expected = keras.ops.convert_to_numpy(expected)
+        got = keras.ops.convert_to_numpy(y_first[key])
+        if expected.ndim == 4:
+            got = np.transpose(got, (0, 2, 3, 1))
+        assert np.abs(expected).max() > 1e-2
+        assert np.abs(got - expected).max() < 1e-5, key
     keras.backend.clear_session()
 
 
@@ -99,6 +135,12 @@ def test_same_imagenet_download_as_keras_applications(include_top, recorded_down
     assert len(md5) == 32
 
 
+def test_weights_table_keeps_keras_applications_cache_names():
+    for key, entry in nasnet.WEIGHTS.items():
+        assert entry["file"] == f"{key}.h5" and entry["file_notop"] == f"{key}_no_top.h5"
+        assert entry["url"].endswith(f"NASNet-{key.split('_')[1]}.h5")
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -108,6 +150,7 @@ def test_same_imagenet_download_as_keras_applications(include_top, recorded_down
         ({"stem_block_filters": 2.5}, "stem_block_filters must be an integer >= 1"),
         ({"filter_multiplier": 0}, "filter_multiplier must be an integer >= 1"),
         ({**SMALL, "weights": "imagenet"}, "weights='imagenet' exists only for the NASNetMobile"),
+        ({**SMALL, "default_size": 16}, "default_size must be an integer >= 32"),
     ],
 )
 def test_bad_input(kwargs, match, recorded_downloads):  # noqa: F811

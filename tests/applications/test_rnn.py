@@ -95,7 +95,10 @@ def test_bidirectional_is_not_causal_and_stacked_is():
         ({"output": "all"}, "output must be one of"),
         ({"classes": 3, "output_dim": 2}, "not both"),
         ({"input_shape": (6,)}, r"input_shape must be \(timesteps, features\)"),
-        ({"vocabulary_size": 1, "input_shape": (6,)}, "vocabulary_size must be None"),
+        (
+            {"vocabulary_size": 1, "input_shape": (6,)},
+            "vocabulary_size must be an integer >= 2 or None",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, message):

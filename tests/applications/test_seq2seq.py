@@ -110,7 +110,7 @@ def test_bad_input():
         ({"cell": "rnn"}, "cell must be one of"),
         ({"attention": "dot"}, "attention must be one of"),
         ({"units": 0}, "units must be an integer >= 1"),
-        ({"encoder_max_length": 0}, "encoder_max_length must be None or an integer >= 1"),
+        ({"encoder_max_length": 0}, "encoder_max_length must be an integer >= 1 or None"),
     ]:
         with pytest.raises(ValueError, match=message):
             Seq2Seq(12, **kwargs)

@@ -121,10 +121,10 @@ def test_tcn_is_causal(use_skip_connections):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kernel_size": 1}, r"kernel_size must be an integer >= 2 .*got kernel_size=1"),
+        ({"kernel_size": 1}, "kernel_size must be an integer >= 2; got kernel_size=1"),
         ({"nb_stacks": 0}, "nb_stacks must be an integer >= 1; got nb_stacks=0"),
-        ({"dilations": []}, "dilations must be a non-empty list"),
-        ({"padding": "same"}, "padding must be 'causal'"),
+        ({"dilations": []}, "dilations must be a list or tuple of at least 1 integer"),
+        ({"padding": "same"}, "padding must be one of 'causal'; got padding='same'"),
         ({"use_batch_norm": True, "use_layer_norm": True}, "Only one normalization"),
         ({"nb_filters": [8, 16], "dilations": (1, 2)}, "nb_filters must be equal"),
         ({"nb_filters": [8], "dilations": (1, 2)}, "one per dilation"),
@@ -135,6 +135,34 @@ def test_tcn_is_causal(use_skip_connections):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TCN(**{"input_shape": (10, 1), **kwargs})
+
+
+def test_same_model_under_a_channels_first_global_setting():
+    """TCN is a sequence model: `image_data_format` must not change its layers, so a model
+    built under "channels_first" takes the same (batch, time, features) input and gives the
+    same outputs with the same weights."""
+    kwargs = dict(
+        input_shape=(16, 3),
+        nb_filters=6,
+        kernel_size=3,
+        dilations=(1, 2),
+        return_sequences=True,
+        output_dim=2,
+    )
+    variants = [{}, {"use_weight_norm": True}]
+    x = np.random.default_rng(0).standard_normal((2, 16, 3)).astype("float32")
+    for extra in variants:
+        reference = TCN(**kwargs, **extra)
+        previous = keras.config.image_data_format()
+        keras.config.set_image_data_format("channels_first")
+        try:
+            model = TCN(**kwargs, **extra)
+            model.set_weights(reference.get_weights())
+            y = keras.ops.convert_to_numpy(model(x))
+        finally:
+            keras.config.set_image_data_format(previous)
+        assert model.count_params() == reference.count_params()
+        np.testing.assert_allclose(y, keras.ops.convert_to_numpy(reference(x)), atol=1e-5)
 
 
 def test_list_of_filters_without_skip_connections():

@@ -147,7 +147,7 @@ def test_greedy_decode_bad_input(call, message):
 def test_builder_bad_input():
     with pytest.raises(ValueError, match="num_heads must divide hidden_dim; got num_heads=3"):
         Transformer(**{**TINY, "num_heads": 3})
-    with pytest.raises(ValueError, match="dropout must be a number in \\[0, 1\\)"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0.0, 1.0\)"):
         Transformer(**{**TINY, "dropout": -0.1})
     with pytest.raises(ValueError, match="encoder_sequence_length=32 exceeds"):
         Transformer(**TINY, encoder_sequence_length=32)

@@ -1,17 +1,23 @@
-"""VGG16 / VGG19 (issue 4): pyramids, keras.applications inputs and preprocessing, training."""
+"""VGG16 / VGG19: weight files, pyramids, keras.applications inputs and preprocessing,
+channels_first, training."""
 
 import keras
 import numpy as np
 import pytest
 from keras.applications import vgg16 as ka_vgg16
+from keras.src.applications import vgg16 as stock_vgg16
+from keras.src.applications import vgg19 as stock_vgg19
 
 from keras_archs.applications import VGG16, VGG19, vgg
+from keras_archs.registry import get_spec
+from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL, imagenet_weights_info
 from tests.applications.cnn_checks import (
     check_bad_inputs,
     check_feature_pyramid,
     check_inputs,
     memorises,
 )
+from tests.weights.ka_files import randomize
 
 VGG_FEATURES = {f"P{i}": f"block{i}_pool" for i in range(1, 6)}
 
@@ -28,6 +34,35 @@ def test_layers_match_keras_applications_names_and_shapes():
     theirs = [(w.path, tuple(w.shape)) for w in ref.weights]
     assert mine == theirs
     assert len(VGG19(weights=None, include_top=False).weights) == 2 * 16
+
+
+def test_weights_table_is_keras_applications_files():
+    # The same cache names, URLs and hashes as keras.applications' VGG16/VGG19 downloads.
+    for key, stock in (("vgg16", stock_vgg16), ("vgg19", stock_vgg19)):
+        entry = vgg.WEIGHTS[key]
+        assert get_spec(key).weights == entry
+        assert get_spec(key).preprocessing == "caffe"
+        fname, url, _ = imagenet_weights_info(entry, include_top=True)
+        assert (fname, url) == (f"{key}_weights_tf_dim_ordering_tf_kernels.h5", stock.WEIGHTS_PATH)
+        fname, url, _ = imagenet_weights_info(entry, include_top=False)
+        assert url == stock.WEIGHTS_PATH_NO_TOP and url.startswith(KERAS_APPLICATIONS_URL)
+        assert fname == f"{key}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def test_channels_first_same_parameters_and_outputs():
+    keras.utils.set_random_seed(0)
+    last = VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
+    first = VGG16(
+        weights=None, include_top=False, input_shape=(3, 64, 64), data_format="channels_first"
+    )
+    assert first.count_params() == last.count_params()
+    first.set_weights(randomize(last).get_weights())
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(last(x))
+    got = keras.ops.convert_to_numpy(first(np.transpose(x, (0, 3, 1, 2))))
+    assert got.shape == (2, 512, 2, 2) and np.abs(expected).max() > 1e-2
+    np.testing.assert_allclose(np.transpose(got, (0, 2, 3, 1)), expected, atol=1e-5)
+    keras.backend.clear_session()
 
 
 def test_inputs_like_keras_applications():

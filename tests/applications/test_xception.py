@@ -1,4 +1,4 @@
-"""Xception (issue 5): keras.applications parity, pyramids, inputs, training."""
+"""Xception: keras.applications parity, pyramids, inputs, channels_first, training."""
 
 import keras
 import numpy as np
@@ -7,6 +7,7 @@ from keras.applications import xception as ka_xception
 
 from keras_archs.applications import Xception, xception
 from keras_archs.layers import DepthwiseSeparableConv2D
+from keras_archs.registry import get_spec
 from tests.applications.cnn_checks import (
     check_bad_inputs,
     check_feature_pyramid,
@@ -18,6 +19,7 @@ from tests.applications.ka_parity import (  # noqa: F401 (fixture)
     check_same_download,
     recorded_downloads,
 )
+from tests.weights.ka_files import randomize
 
 FEATURES = {
     "P1": "block1_conv2_act",
@@ -50,6 +52,26 @@ def test_feature_pyramid():
     check_feature_pyramid("xception", FEATURES, size=71, expected_sizes=[33, 17, 9, 5, 3])
 
 
+def test_channels_first_same_parameters_and_outputs():
+    keras.utils.set_random_seed(0)
+    last = Xception(weights=None, input_shape=(71, 71, 3), classes=7, classifier_activation=None)
+    first = Xception(
+        weights=None,
+        input_shape=(3, 71, 71),
+        classes=7,
+        classifier_activation=None,
+        data_format="channels_first",
+    )
+    assert first.count_params() == last.count_params()
+    first.set_weights(randomize(last).get_weights())
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 71, 71, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(last(x))
+    got = keras.ops.convert_to_numpy(first(np.transpose(x, (0, 3, 1, 2))))
+    assert np.abs(expected).max() > 1e-2  # a real signal, not zeros
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    keras.backend.clear_session()
+
+
 def test_inputs_like_keras_applications():
     check_inputs(Xception, size=71, channels_out=2048)
     check_bad_inputs(Xception, min_size=71)
@@ -62,6 +84,11 @@ def test_same_imagenet_download_as_keras_applications(recorded_downloads):  # no
             recorded_downloads, "Xception", include_top=include_top
         )
         assert fname.endswith("_notop.h5") != include_top and len(md5) == 32
+
+
+def test_weights_table_and_preprocessing_in_the_registry():
+    assert get_spec("xception").weights == xception.WEIGHTS["xception"]
+    assert get_spec("xception").preprocessing == "tf"
 
 
 def test_preprocess_is_keras_applications():

@@ -1,3 +1,6 @@
+"""DenseBlock and TransitionBlock: keras.applications parity, shapes, channels_last inside,
+serialization, argument checks."""
+
 import keras
 import numpy as np
 import pytest
@@ -54,6 +57,35 @@ def test_transition_floors_channels():
     assert tuple(y.shape) == layer.compute_output_shape((1, 5, 5, 7)) == (1, 2, 2, 3)
 
 
+def _blocks_model():
+    inp = keras.Input((8, 8, 16))
+    return keras.Model(inp, TransitionBlock(0.5)(DenseBlock(2, growth_rate=8)(inp)))
+
+
+def test_channels_last_whatever_the_global_data_format(tmp_path):
+    # The sublayers are (re)built in build(), also when a .keras file is loaded under a
+    # channels_first setting; they must keep computing on the last axis.
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 16)).astype("float32")
+    keras.utils.set_random_seed(0)
+    ours = _blocks_model()
+    randomize_weights(ours)
+    expected = np_out(ours(x))
+    path = str(tmp_path / "blocks.keras")
+    ours.save(path)
+    keras.config.set_image_data_format("channels_first")
+    try:
+        built_there = _blocks_model()
+        loaded = keras.models.load_model(path, safe_mode=True)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    assert tuple(built_there.output.shape) == (None, 4, 4, 16)
+    copy_weights(ours.layers[1:], built_there.layers[1:])
+    for model in (built_there, loaded):
+        np.testing.assert_allclose(np_out(model(x)), expected, atol=1e-5)
+    assert loaded.layers[1].get_config() == ours.layers[1].get_config()
+    assert loaded.layers[2].get_config() == ours.layers[2].get_config()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="num_layers"):
         DenseBlock(0)
@@ -61,5 +93,7 @@ def test_bad_arguments():
         DenseBlock(2, growth_rate=-32)
     with pytest.raises(ValueError, match="compression"):
         TransitionBlock(1.5)
-    with pytest.raises(ValueError, match="compression"):
+    with pytest.raises(ValueError, match=r"compression must be a number in \(0, 1\]"):
+        TransitionBlock(True)
+    with pytest.raises(ValueError, match=r"compression=0.1 leaves .* = 0 of the 3 input"):
         TransitionBlock(0.1)(np.zeros((1, 4, 4, 3), "float32"))

@@ -1,11 +1,30 @@
+"""FactorizedConv2D and InceptionModule: equal to stock Keras stacks, channels_last under
+any global data format, bad arguments."""
+
 import keras
 import numpy as np
 import pytest
 
 from keras_archs.layers import FactorizedConv2D, InceptionModule
+from tests.harness import run_layer_test
 from tests.layers.helpers import copy_weights, np_out, randomize_weights
 
 X = np.random.default_rng(0).normal(size=(2, 9, 9, 5)).astype("float32")
+_FILTER_ARGS = (
+    "filters_1x1",
+    "filters_3x3_reduce",
+    "filters_3x3",
+    "filters_5x5_reduce",
+    "filters_5x5",
+    "filters_pool_proj",
+)
+
+
+def test_generic_layer_checks():
+    kwargs = {"intermediate_filters": 3, "strides": 2, "bn_scale": False, "bn_momentum": 0.9}
+    run_layer_test(FactorizedConv2D, {"filters": 4, "kernel_size": 3, **kwargs}, X, (2, 5, 5, 4))
+    filters = dict(zip(_FILTER_ARGS, (2, 2, 3, 2, 3, 2)))
+    run_layer_test(InceptionModule, filters, X, (2, 9, 9, 2 + 3 + 3 + 2))
 
 
 @pytest.mark.parametrize("order", ["1xn_first", "nx1_first"])
@@ -83,6 +102,8 @@ def test_inception_module_equals_stock_branches_and_param_count():
         ({"filters": 4, "kernel_size": 3, "normalization": "group_norm"}, "normalization"),
         ({"filters": 4, "kernel_size": 3, "activation": "nope"}, "activation"),
         ({"filters": 4, "kernel_size": 3, "padding": "causal"}, "padding"),
+        ({"filters": 4, "kernel_size": 3, "bn_momentum": 1.5}, "bn_momentum"),
+        ({"filters": 4, "kernel_size": 3, "kernel_initializer": "nope"}, "kernel_initializer"),
     ],
 )
 def test_factorized_conv_bad_arguments(kwargs, arg):
@@ -95,3 +116,42 @@ def test_inception_module_bad_arguments():
         InceptionModule(64, 96, 128, 16, 0, 32)
     with pytest.raises(ValueError, match="normalization"):
         InceptionModule(1, 1, 1, 1, 1, 1, normalization="layer_norm")
+
+
+def test_bad_flags_are_type_errors():
+    with pytest.raises(TypeError, match="use_bias must be True or False; got use_bias='no'"):
+        FactorizedConv2D(4, 3, use_bias="no")
+    with pytest.raises(TypeError, match="bn_scale must be True or False"):
+        InceptionModule(1, 1, 1, 1, 1, 1, bn_scale=None)
+
+
+def _small_model():
+    inp = keras.Input(X.shape[1:])
+    x = InceptionModule(2, 2, 3, 2, 3, 2, name="module")(inp)
+    x = FactorizedConv2D(4, 3, intermediate_filters=3, strides=2, name="factorized")(x)
+    return keras.Model(inp, x)
+
+
+def test_channels_last_under_a_channels_first_global_setting(tmp_path):
+    """The sublayers are made in build(), which runs again when a .keras file is loaded:
+    under a channels_first global setting they still compute channels_last."""
+    model = _small_model()
+    randomize_weights(model)
+    expected = np_out(model(X, training=False))
+    path = str(tmp_path / "inception_layers.keras")
+    model.save(path)
+    saved = keras.config.image_data_format()
+    keras.config.set_image_data_format("channels_first")
+    try:
+        loaded = keras.saving.load_model(path)
+        fresh = _small_model()  # built under the channels_first setting
+    finally:
+        keras.config.set_image_data_format(saved)
+    for m in (loaded, fresh):
+        sublayers = m.get_layer("module")._flatten_layers(include_self=False)
+        sublayers = [*sublayers, *m.get_layer("factorized")._flatten_layers(include_self=False)]
+        formats = {s.data_format for s in sublayers if hasattr(s, "data_format")}
+        assert formats == {"channels_last"}
+    assert np.array_equal(np_out(loaded(X, training=False)), expected)
+    copy_weights([model], [fresh])
+    np.testing.assert_allclose(np_out(fresh(X, training=False)), expected, atol=1e-6)

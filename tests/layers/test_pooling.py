@@ -1,7 +1,11 @@
+"""AdaptiveAveragePooling2D: torch's bin rule, channels_last under any global data format."""
+
+import keras
 import numpy as np
 import pytest
 
 from keras_archs.layers import AdaptiveAveragePooling2D
+from tests.harness import run_layer_test
 from tests.layers.helpers import np_out
 
 
@@ -26,6 +30,44 @@ def test_matches_torch_bin_rule(size, out):
     np.testing.assert_allclose(y, _reference(x, *out), atol=1e-5)
 
 
+def test_generic_layer_checks():
+    x = np.random.default_rng(1).normal(size=(2, 7, 5, 3)).astype("float32")
+    run_layer_test(
+        AdaptiveAveragePooling2D,
+        {"output_size": (3, 2)},
+        x,
+        (2, 3, 2, 3),
+        expected_output=_reference(x, 3, 2),
+        atol=1e-5,
+    )
+
+
 def test_bad_output_size():
-    with pytest.raises(ValueError, match="output_size"):
+    with pytest.raises(ValueError, match="output_size must be an integer >= 1; got output_size=0"):
         AdaptiveAveragePooling2D(0)
+    with pytest.raises(ValueError, match="output_size must be an int or a pair of ints"):
+        AdaptiveAveragePooling2D((6, 6, 6))
+
+
+def test_needs_static_channels_last_input():
+    with pytest.raises(ValueError, match=r"channels_last \(batch, height, width, channels\)"):
+        AdaptiveAveragePooling2D(2)(keras.Input((None, None, 3)))
+
+
+def test_channels_last_under_a_channels_first_global_setting(tmp_path):
+    """The layer reads (batch, height, width, channels) whatever the global setting says,
+    also when a saved model is loaded under channels_first."""
+    x = np.random.default_rng(0).normal(size=(2, 7, 5, 3)).astype("float32")
+    inp = keras.Input(x.shape[1:])
+    model = keras.Model(inp, AdaptiveAveragePooling2D((3, 2))(inp))
+    path = str(tmp_path / "pool.keras")
+    model.save(path)
+    saved = keras.config.image_data_format()
+    keras.config.set_image_data_format("channels_first")
+    try:
+        loaded = keras.saving.load_model(path)
+        y = np_out(AdaptiveAveragePooling2D((3, 2))(x))
+    finally:
+        keras.config.set_image_data_format(saved)
+    np.testing.assert_allclose(y, _reference(x, 3, 2), atol=1e-5)
+    np.testing.assert_allclose(np_out(loaded(x)), _reference(x, 3, 2), atol=1e-5)

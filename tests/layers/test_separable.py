@@ -1,3 +1,6 @@
+"""DepthwiseSeparableConv2D: both orders equal the stock Keras stacks, channels_last under
+any global data format, bad arguments named."""
+
 import keras
 import numpy as np
 import pytest
@@ -64,6 +67,25 @@ def test_no_normalization_no_activation_is_linear():
     assert len(layer.weights) == 4
 
 
+@pytest.mark.parametrize("order", ["mobilenet", "xception"])
+def test_channels_last_whatever_the_global_data_format(order):
+    # build() runs again when a saved model is loaded, possibly under channels_first.
+    reference = DepthwiseSeparableConv2D(5, strides=2, order=order)
+    reference.build(X.shape)
+    randomize_weights(reference)
+    keras.config.set_image_data_format("channels_first")
+    try:
+        layer = DepthwiseSeparableConv2D(5, strides=2, order=order)
+        layer.build(X.shape)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    copy_weights([reference], [layer])
+    convs = [layer.separable] if order == "xception" else [layer.depthwise, layer.pointwise]
+    assert all(conv.data_format == "channels_last" for conv in convs)
+    np.testing.assert_allclose(np_out(layer(X)), np_out(reference(X)), atol=1e-6)
+    assert tuple(layer(X).shape) == (3, 5, 5, 5) == layer.compute_output_shape(X.shape)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "arg"),
     [
@@ -73,8 +95,16 @@ def test_no_normalization_no_activation_is_linear():
         ({"filters": 4, "normalization": "layer_norm"}, "normalization"),
         ({"filters": 4, "activation": "swishy"}, "activation"),
         ({"filters": 4, "strides": 0}, "strides"),
+        ({"filters": 4, "bn_momentum": 1.5}, "bn_momentum"),
+        ({"filters": 4, "bn_epsilon": 0}, "bn_epsilon"),
     ],
 )
 def test_bad_arguments(kwargs, arg):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=arg) as info:
         DepthwiseSeparableConv2D(**kwargs)
+    assert "got" in str(info.value)
+
+
+def test_use_bias_must_be_a_bool():
+    with pytest.raises(TypeError, match="use_bias must be True or False"):
+        DepthwiseSeparableConv2D(4, use_bias="yes")

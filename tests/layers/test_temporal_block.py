@@ -36,7 +36,10 @@ def test_causal_by_perturbation_with_and_without_dropout(normalization, training
 
 
 def test_receptive_field_by_perturbation():
-    block = TemporalBlock(4, 3, 4)
+    # tanh, not ReLU: a ReLU that happens to be off at the one path from the oldest step
+    # would hide it, making the result depend on the random initial weights.
+    keras.utils.set_random_seed(0)
+    block = TemporalBlock(4, 3, 4, activation="tanh")
     assert block.receptive_field == 17
     base = np_out(block(X))
     t = 30
