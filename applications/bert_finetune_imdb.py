@@ -5,7 +5,7 @@ Run: `python applications/bert_finetune_imdb.py [--preset bert_tiny_en_uncased]
 
 The pre-trained encoder is keras-hub's preset (`BertBackbone.from_preset`, the
 Google checkpoints), converted weight for weight into a keras_archs `BERT` with
-`keras_archs.weights.from_keras_hub`; its WordPiece tokenizer is the preset's. A
+`keras_archs.convert.from_keras_hub`; its WordPiece tokenizer is the preset's. A
 `BERTClassifier` reads the pooled [CLS] vector; the whole network is fine-tuned with
 AdamW at 5e-5 and linear decay, as the paper recommends, on `imdb_reviews` from
 tensorflow-datasets (`[CLS] review [SEP]`, truncated to `--sequence-length`). It
@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from keras_archs.applications.bert import BERTClassifier
-from keras_archs.data import text
+from keras_archs.data import bert
 
 
 def finetune(
@@ -45,10 +45,10 @@ def finetune(
     """Fine-tunes `BERTClassifier(backbone, 2)` on (texts, labels) pairs; returns the
     classifier and its test accuracy."""
     keras.utils.set_random_seed(seed)
-    train_ds = text.bert_classification_dataset(
+    train_ds = bert.bert_classification_dataset(
         train[0], train[1], tokenizer, sequence_length, batch_size, shuffle=True, seed=seed
     )
-    test_ds = text.bert_classification_dataset(
+    test_ds = bert.bert_classification_dataset(
         test[0], test[1], tokenizer, sequence_length, batch_size
     )
     model = BERTClassifier(backbone, 2)
@@ -68,7 +68,7 @@ def pretrained(preset, sequence_length):
     """(keras_archs BERT with the preset's weights, the preset's WordPiece tokenizer)."""
     import keras_hub
 
-    from keras_archs.weights import from_keras_hub
+    from keras_archs.convert import from_keras_hub
 
     try:
         hub = keras_hub.models.BertBackbone.from_preset(preset)
@@ -91,7 +91,7 @@ def main(argv=None):
     parser.add_argument("--max-train", type=int, default=None, help="first N training reviews")
     args = parser.parse_args(argv)
     # The dataset first: it fails fast offline, before the (larger) preset download.
-    train_texts, train_labels, test_texts, test_labels = text.imdb_reviews_texts()
+    train_texts, train_labels, test_texts, test_labels = bert.imdb_reviews_texts()
     if args.max_train:
         train_texts, train_labels = train_texts[: args.max_train], train_labels[: args.max_train]
     backbone, tokenizer = pretrained(args.preset, args.sequence_length)

@@ -9,7 +9,7 @@ Run: `python applications/bert_pretrain_python_stdlib.py [--steps 1700 | --max-s
   `compute_word_piece_vocabulary` (case kept: code is case-sensitive), stored next to
   this file (`bert_python_stdlib_vocab.txt`) because learning it takes minutes on
   a CPU. Its first ids are the special tokens `BERT_SPECIAL_TOKENS`.
-- Data: `keras_archs.data.text.bert_pretraining_dataset`: segment pairs (50% true
+- Data: `keras_archs.data.bert.bert_pretraining_dataset`: segment pairs (50% true
   next segment), 15% of the non-special tokens chosen, 80/10/10 [MASK]/random/same.
 - Model: `BERT(preset="bert_tiny")` (2 x 128, 2 heads) with the learned vocabulary,
   under `BERTPretrainer`; AdamW at 2e-3, decayed linearly to 1% over the run
@@ -19,7 +19,7 @@ Run: `python applications/bert_pretrain_python_stdlib.py [--steps 1700 | --max-s
 It reports, on the validation split, the masked-token accuracy next to the accuracy
 of always predicting the most frequent masked token, and the NSP accuracy.
 Fine-tuning on `imdb_reviews` needs tensorflow-datasets' download
-(`keras_archs.data.text.imdb_reviews_texts`); offline it fails at once.
+(`keras_archs.data.bert.imdb_reviews_texts`); offline it fails at once.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 
 from keras_archs.applications.bert import BERT, BERTPretrainer, pretraining_losses
-from keras_archs.data import text
+from keras_archs.data import bert, text
 from keras_archs.training import choose_policy
 
 VOCAB_PATH = os.path.join(
@@ -51,7 +51,7 @@ def learn_vocabulary(path=VOCAB_PATH, vocabulary_size=VOCABULARY_SIZE, max_files
     order = np.random.default_rng(0).permutation(len(train))[:max_files]
     texts = text.read_texts([train[i] for i in sorted(order)])
     tok = text.make_tokenizer(
-        "wordpiece", texts, vocabulary_size, special_tokens=text.BERT_SPECIAL_TOKENS
+        "wordpiece", texts, vocabulary_size, special_tokens=bert.BERT_SPECIAL_TOKENS
     )
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(tok.tokenizer.get_vocabulary()) + "\n")
@@ -64,7 +64,7 @@ def load_tokenizer(path=VOCAB_PATH):
 
     with open(path, encoding="utf-8") as f:
         vocab = [line.rstrip("\n") for line in f if line.rstrip("\n")]
-    text.bert_special_ids(vocab)  # ValueError naming any missing special token
+    bert.bert_special_ids(vocab)  # ValueError naming any missing special token
     tok = keras_hub.tokenizers.WordPieceTokenizer(
         vocabulary=vocab,
         lowercase=False,
@@ -139,10 +139,10 @@ def run(
     keras.utils.set_random_seed(seed)
     tokenizer = load_tokenizer()
     train_ids, val_ids = corpus_ids(tokenizer, train_files, validation_files, seed)
-    train = text.bert_pretraining_dataset(
+    train = bert.bert_pretraining_dataset(
         train_ids, tokenizer, sequence_length, batch_size, shuffle=True, seed=seed
     )
-    val = text.bert_pretraining_dataset(
+    val = bert.bert_pretraining_dataset(
         val_ids,
         tokenizer,
         sequence_length,

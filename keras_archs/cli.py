@@ -1,10 +1,13 @@
-"""`keras-archs`: list, inspect and train the registered architectures.
+"""`keras-archs`: list, inspect, train and export the registered architectures.
 
 keras-archs list [PATTERN]
 keras-archs info NAME
 keras-archs train NAME [--data digits] [--epochs N] [--batch-size N] [--out DIR]
+                  [--data-arg KEY=VALUE ...]
 keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
-                   [--serving-config] [--example-request]
+                   [--name NAME] [--preprocessing MODE] [--serving-config] [--example-request]
+
+A bad argument prints one line, `keras-archs COMMAND: error: ...`, and exits with 2.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ def cmd_info(args):
 
 
 def _data_kwargs(pairs):
-    """`--data-arg T=600` options of a sequence task; numbers become int or float."""
+    """`--data-arg T=600` options of a dataset; numbers become int or float. The dataset
+    refuses an option it does not take, listing those it does."""
     result = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
@@ -144,7 +148,11 @@ def cmd_export(args):
     print(f"SavedModel: {path}")
     if args.example_request:
         request = write_example_request(
-            model, os.path.join(out, "request.json"), name=name, tokenizer=tokenizer
+            model,
+            os.path.join(out, "request.json"),
+            name=name,
+            tokenizer=tokenizer,
+            preprocessing=args.preprocessing,
         )
         model_name = os.path.basename(os.path.abspath(out))
         print(f"example request: {request}")
@@ -158,6 +166,8 @@ def cmd_export(args):
 
 
 def build_parser():
+    from keras_archs.export.preprocessing import PREPROCESSING_CHOICES
+
     parser = argparse.ArgumentParser(
         prog="keras-archs", description="The classic deep-learning architectures in Keras 3."
     )
@@ -185,7 +195,7 @@ def build_parser():
         "--data-arg",
         action="append",
         metavar="KEY=VALUE",
-        help="option of a sequence task, e.g. T=600 (repeatable)",
+        help="option of the dataset, e.g. T=600 for adding_problem (repeatable)",
     )
     p.set_defaults(func=cmd_train)
 
@@ -194,13 +204,19 @@ def build_parser():
     p.add_argument("--out", default=None, help="model base path (default: saved_models/NAME)")
     p.add_argument("--version", type=int, default=None, help="default: next integer")
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
-    p.add_argument("--name", default=None, help="registry name of a .keras file's model")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="registry name of a .keras file's model (found from the model's name otherwise)",
+    )
     p.add_argument("--weights", default=None, help="weights of a registry model (file, imagenet)")
     p.add_argument(
         "--preprocessing",
-        choices=("auto", "family", "scale", "none"),
+        choices=[c for c in PREPROCESSING_CHOICES if c is not None],
         default="auto",
-        help="image input to the model: family preprocess_input, x/255 (keras-archs train)",
+        help="image models: what the serving graph does to 0-255 pixels; 'auto' is the "
+        "registry's mode (keras.applications' caffe/tf/torch, 'scale' = x/255); a model "
+        "trained by `keras-archs train` takes 'scale'",
     )
     p.add_argument(
         "--tokenizer",

@@ -52,6 +52,24 @@ def test_train_rejects_bad_arguments(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
 
 
+def test_train_refuses_a_misspelt_data_option(tmp_path, capsys):
+    # `t` meant `T`: it used to be ignored and the task ran with its default length.
+    out = tmp_path / "run"
+    args = ["train", "tcn", "--data-arg", "t=600", "--epochs", "1", "--out", str(out)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("keras-archs train: error: Unknown option(s) 't' for dataset")
+    assert "'adding_problem'; accepted: " in err[0] and "'T'" in err[0]
+    assert not out.exists()
+    # Image datasets refuse them too, and a malformed pair is reported as such.
+    assert cli.main(["train", "lenet5", "--data-arg", "T=5", "--out", str(out)]) == 2
+    assert "Unknown option(s) 'T' for dataset 'digits'" in capsys.readouterr().err
+    assert cli.main(["train", "lenet5", "--data-arg", "T", "--out", str(out)]) == 2
+    assert "--data-arg takes KEY=VALUE; got 'T'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_readme_main_command_reaches_095_within_two_minutes(tmp_path):
     """The README's main job: `keras-archs train lenet5` on offline digits."""

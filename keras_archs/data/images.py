@@ -1,118 +1,36 @@
-"""Image-classification datasets: offline sets, tensorflow-datasets and folders."""
+"""Image-classification datasets: scikit-learn's digits, image folders, tensorflow-datasets.
+
+- `digits`: scikit-learn's 1,797 bundled 8x8 handwritten digits (offline), resized to
+  the model's input shape, split with a fixed seed.
+- an image folder with one sub-folder per class (`load_folder`).
+- a tensorflow-datasets image set (`load_tfds_images`: `mnist`, `cifar10`, ...),
+  downloaded on first use; offline it fails at once naming the offline alternatives.
+
+Every pipeline yields float32 pixels in [0, 1] and integer labels. They are reached
+through `keras_archs.data.load_dataset`.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import socket
-from collections.abc import Callable
-from typing import Any
 
-_OFFLINE: dict[str, Callable[..., DatasetBundle]] = {}
-# tensorflow-datasets serves its files (and its prepared-data mirror) from here.
-_TFDS_HOST = ("storage.googleapis.com", 443)
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A named dataset exists but cannot be fetched (no network, download failed)."""
-
-
-@dataclasses.dataclass
-class DatasetBundle:
-    """Training and validation pipelines plus what a model needs to know about them."""
-
-    train: Any
-    validation: Any
-    num_classes: int | None
-    input_shape: tuple | None
-    name: str
-    train_size: int | None = None
-    validation_size: int | None = None
-    # Sequence tasks (data/tasks.py) also say how to build and compile a model for them.
-    model_kwargs: dict = dataclasses.field(default_factory=dict)
-    loss: str | None = None
-    metrics: tuple = ()
-
-
-def register_dataset(name: str):
-    """Registers an offline dataset loader under `name` (used as a decorator)."""
-
-    def decorator(fn):
-        _OFFLINE[name] = fn
-        return fn
-
-    return decorator
-
-
-def list_datasets() -> list[str]:
-    """Names of the offline datasets (tensorflow-datasets names and folders also work)."""
-    return sorted(_OFFLINE)
-
-
-def _check_batch_size(batch_size):
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1; got batch_size={batch_size!r}.")
+from keras_archs.data.datasets import (
+    DatasetBundle,
+    list_datasets,
+    register_dataset,
+    tfds_builder,
+)
+from keras_archs.validation import check_int_sequence
 
 
 def _check_image_shape(input_shape):
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(isinstance(d, int) and d > 0 for d in input_shape)
-    ):
+    """`(height, width, channels)` of positive integers, as a tuple (exactly three)."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(
             "input_shape must be (height, width, channels) of positive integers; "
             f"got input_shape={input_shape!r}."
         )
-    return tuple(input_shape)
-
-
-def load_dataset(
-    name: str,
-    *,
-    input_shape: tuple | None = None,
-    batch_size: int = 32,
-    validation_split: float = 0.2,
-    seed: int = 0,
-    data_dir: str | None = None,
-    **task_kwargs,
-) -> DatasetBundle:
-    """Returns batched, prefetched (train, validation) pipelines for `name`.
-
-    Args:
-        name: an offline dataset (`list_datasets()`), a tensorflow-datasets name,
-            or the path of an image folder with one sub-folder per class.
-        input_shape: `(height, width, channels)` the images are resized and
-            converted to; pixel values are scaled to [0, 1].
-        batch_size: batch size of both pipelines.
-        validation_split: fraction held out when the source has no validation split.
-        seed: seed of the split and the shuffling.
-        data_dir: tensorflow-datasets data folder (its default when None).
-        **task_kwargs: options of an offline task (data/tasks.py), e.g. `T=200`.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty dataset name or folder; got name={name!r}.")
-    _check_batch_size(batch_size)
-    if not isinstance(validation_split, (int, float)) or not 0 < validation_split < 1:
-        raise ValueError(
-            f"validation_split must be in (0, 1); got validation_split={validation_split!r}."
-        )
-    if name in _OFFLINE:
-        return _OFFLINE[name](
-            input_shape=input_shape,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            seed=seed,
-            **task_kwargs,
-        )
-    if task_kwargs:
-        raise ValueError(
-            f"Options {sorted(task_kwargs)} apply to the offline tasks only; got them for "
-            f"name={name!r}."
-        )
-    if os.path.isdir(name):
-        return _folder(name, input_shape, batch_size, validation_split, seed)
-    return _tfds(name, input_shape, batch_size, validation_split, seed, data_dir)
+    return check_int_sequence("input_shape", input_shape, minimum=1, min_length=3)
 
 
 def _to_model_images(images, input_shape):
@@ -172,7 +90,7 @@ def _digits(*, input_shape=None, batch_size=32, validation_split=0.2, seed=0):
     )
 
 
-def _folder(path, input_shape, batch_size, validation_split, seed):
+def load_folder(path, input_shape=None, batch_size=32, validation_split=0.2, seed=0):
     """An image folder with one sub-folder per class, split with a fixed seed."""
     import keras
     import tensorflow as tf
@@ -201,23 +119,17 @@ def _folder(path, input_shape, batch_size, validation_split, seed):
     return DatasetBundle(train, val, num_classes, input_shape, name=os.fspath(path))
 
 
-def _offline_hint():
+def _offline_alternatives():
     return (
-        f"Offline alternatives: the bundled datasets ({', '.join(list_datasets())}) "
-        "or an image folder (`--data path/to/folder`, one sub-folder per class)."
+        f"the bundled datasets ({', '.join(list_datasets())}) or an image folder "
+        "(`--data path/to/folder`, one sub-folder per class)"
     )
 
 
-def _online(host=_TFDS_HOST, timeout=3.0):
-    # tensorflow-datasets retries an unreachable host for minutes; ask once, quickly.
-    try:
-        with socket.create_connection(host, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _tfds(name, input_shape, batch_size, validation_split, seed, data_dir):
+def load_tfds_images(
+    name, input_shape=None, batch_size=32, validation_split=0.2, seed=0, *, data_dir=None
+):
+    """A tensorflow-datasets set with `image` and `label` features, downloaded if needed."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -228,20 +140,7 @@ def _tfds(name, input_shape, batch_size, validation_split, seed, data_dir):
             f"({', '.join(list_datasets())}), not an existing folder, and not a "
             "tensorflow-datasets name (see tfds.list_builders())."
         )
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
-        if not _online():
-            raise DatasetUnavailableError(
-                f"Dataset {name!r} comes from tensorflow-datasets and must be downloaded, "
-                f"but {_TFDS_HOST[0]} cannot be reached. {_offline_hint()}"
-            )
-        try:
-            builder.download_and_prepare()
-        except Exception as e:
-            raise DatasetUnavailableError(
-                f"Downloading dataset {name!r} from tensorflow-datasets failed ({e}). "
-                f"{_offline_hint()}"
-            ) from e
+    builder = tfds_builder(name, data_dir, _offline_alternatives())
     info = builder.info
     if "label" not in info.features or "image" not in info.features:
         raise ValueError(

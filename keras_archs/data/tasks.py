@@ -19,23 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_archs.data.images import DatasetBundle, register_dataset
+from keras_archs.data.datasets import DatasetBundle, register_dataset, tfds_builder
+from keras_archs.validation import check_bool, check_int
 
 # Addition vocabulary: 0 pads, 1 starts and 2 ends a decoder sequence.
 PAD, START, END = 0, 1, 2
 ADDITION_CHARS = "0123456789+"
 ADDITION_VOCABULARY = ("<pad>", "<start>", "<end>", *ADDITION_CHARS)
 _CHAR_TO_ID = {c: i + 3 for i, c in enumerate(ADDITION_CHARS)}
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _positive(value, argument, minimum=1):
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{argument} must be an integer >= {minimum}; got {argument}={value!r}.")
-    return int(value)
 
 
 def check_token_ids(ids, vocabulary_size, argument="token_ids"):
@@ -58,7 +49,7 @@ def encode(strings, max_length, reverse=False):
     ValueError when a string is longer than `max_length` or has a character outside
     "0123456789+".
     """
-    max_length = _positive(max_length, "max_length")
+    max_length = check_int("max_length", max_length, minimum=1)
     if isinstance(strings, str):
         raise TypeError(f"strings must be a list of strings; got strings={strings!r}.")
     out = np.full((len(strings), max_length), PAD, dtype="int32")
@@ -104,9 +95,9 @@ def addition_arrays(num_train=50_000, num_test=2_000, digits=3, seed=0, reverse=
     trick), `decoder_inputs` (start, sum digits, end, pads: teacher forcing) and `targets`
     (the decoder inputs shifted left by one), plus `questions` and `answers` strings.
     """
-    digits = _positive(digits, "digits")
-    num_train = _positive(num_train, "num_train")
-    num_test = _positive(num_test, "num_test")
+    digits = check_int("digits", digits, minimum=1)
+    num_train = check_int("num_train", num_train, minimum=1)
+    num_test = check_int("num_test", num_test, minimum=1)
     space = (10**digits) ** 2
     if num_train + num_test > space:
         raise ValueError(
@@ -145,12 +136,11 @@ def _batched(tf, x, y, batch_size, shuffle, seed):
 
 
 @register_dataset("addition")
-def _addition(
-    *, batch_size=128, seed=0, digits=3, num_train=50_000, num_test=2_000, reverse=True, **_
-):
+def _addition(*, batch_size=128, seed=0, digits=3, num_train=50_000, num_test=2_000, reverse=True):
     """Teacher-forcing pipelines for "a+b" -> "sum" (Seq2Seq)."""
     import tensorflow as tf
 
+    reverse = check_bool("reverse", reverse)
     train, test = addition_arrays(num_train, num_test, digits, seed, reverse)
 
     def pipeline(d, shuffle):
@@ -183,8 +173,8 @@ def adding_problem_arrays(num_samples, T, seed=0):
     sequence; the target is the sum of the two marked values (predicting the mean,
     1, scores an MSE of 1/6 ~ 0.167).
     """
-    num_samples = _positive(num_samples, "num_samples")
-    T = _positive(T, "T", minimum=2)
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    T = check_int("T", T, minimum=2)
     rng = np.random.default_rng(seed)
     values = rng.uniform(0, 1, (num_samples, T)).astype("float32")
     marks = np.zeros((num_samples, T), dtype="float32")
@@ -200,11 +190,11 @@ def adding_problem_arrays(num_samples, T, seed=0):
 
 
 @register_dataset("adding_problem")
-def _adding_problem(*, batch_size=32, seed=0, T=200, num_train=50_000, num_test=1_000, **_):
+def _adding_problem(*, batch_size=32, seed=0, T=200, num_train=50_000, num_test=1_000):
     """The adding problem of length T (regression, MSE)."""
     import tensorflow as tf
 
-    T = _positive(T, "T", minimum=2)
+    T = check_int("T", T, minimum=2)
     x_train, y_train = adding_problem_arrays(num_train, T, seed)
     x_test, y_test = adding_problem_arrays(num_test, T, seed + 1)
     return DatasetBundle(
@@ -228,8 +218,8 @@ def copy_memory_arrays(num_samples, T, seed=0):
     the target is zero except the last ten steps, which repeat the ten digits. Guessing
     (zeros, then uniform over 1-8) scores a cross-entropy of 10 ln 8 / (T + 20).
     """
-    num_samples = _positive(num_samples, "num_samples")
-    T = _positive(T, "T")
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    T = check_int("T", T, minimum=1)
     rng = np.random.default_rng(seed)
     seq = rng.integers(1, 9, (num_samples, 10))
     x = np.concatenate(
@@ -240,11 +230,11 @@ def copy_memory_arrays(num_samples, T, seed=0):
 
 
 @register_dataset("copy_memory")
-def _copy_memory(*, batch_size=32, seed=0, T=100, num_train=10_000, num_test=1_000, **_):
+def _copy_memory(*, batch_size=32, seed=0, T=100, num_train=10_000, num_test=1_000):
     """The copy memory task with a delay of T (per-step 10-way classification)."""
     import tensorflow as tf
 
-    T = _positive(T, "T")
+    T = check_int("T", T, minimum=1)
     x_train, y_train = copy_memory_arrays(num_train, T, seed)
     x_test, y_test = copy_memory_arrays(num_test, T, seed + 1)
     return DatasetBundle(
@@ -294,7 +284,7 @@ def _pixel_sequences(
 
 
 @register_dataset("sequential_digits")
-def _sequential_digits(*, batch_size=32, validation_split=0.2, seed=0, **_):
+def _sequential_digits(*, batch_size=32, validation_split=0.2, seed=0):
     """scikit-learn's 8x8 digits as 64-step pixel sequences (offline)."""
     from sklearn.datasets import load_digits
 
@@ -312,20 +302,11 @@ def _sequential_digits(*, batch_size=32, validation_split=0.2, seed=0, **_):
 
 
 @register_dataset("sequential_mnist")
-def _sequential_mnist(*, batch_size=32, validation_split=0.2, seed=0, data_dir=None, **_):
+def _sequential_mnist(*, batch_size=32, validation_split=0.2, seed=0, data_dir=None):
     """MNIST as 784-step pixel sequences (needs tensorflow-datasets to supply MNIST)."""
     import tensorflow_datasets as tfds
 
-    from keras_archs.data.images import DatasetUnavailableError, _online
-
-    builder = tfds.builder("mnist", data_dir=data_dir)
-    if not builder.is_prepared():
-        if not _online():
-            raise DatasetUnavailableError(
-                "sequential_mnist needs MNIST from tensorflow-datasets, which is not prepared "
-                "and cannot be downloaded (offline). Use data='sequential_digits' instead."
-            )
-        builder.download_and_prepare()
+    builder = tfds_builder("mnist", data_dir, "data='sequential_digits' (the 8x8 digits)")
     train = tfds.as_numpy(builder.as_dataset(split="train", as_supervised=True, batch_size=-1))
     test = tfds.as_numpy(builder.as_dataset(split="test", as_supervised=True, batch_size=-1))
     return _pixel_sequences(

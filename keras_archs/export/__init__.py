@@ -1,17 +1,31 @@
-"""SavedModel export for TensorFlow Serving (TensorFlow is imported lazily, only here)."""
+"""SavedModel export for TensorFlow Serving (TensorFlow is imported lazily, only here).
 
-from keras_archs.export.saved_model import (
-    build_archive,
-    describe_signatures,
-    existing_versions,
-    export_saved_model,
-    load_model_file,
+Modules: `saved_model` (`export_saved_model`, `load_model_file`), `signatures` (the
+named signatures), `preprocessing` (the pixels an image signature takes, from the
+registry's mode), `text` (string signatures of text models), `versions` (atomic
+version folders) and `serving` (`models.config` and example REST requests).
+"""
+
+from keras_archs.export.preprocessing import (
+    MODES,
+    PREPROCESSING_CHOICES,
+    model_spec,
+    preprocess_images,
+    serving_preprocessing,
 )
+from keras_archs.export.saved_model import export_saved_model, load_model_file
+from keras_archs.export.signatures import build_archive, describe_signatures
+from keras_archs.export.versions import existing_versions
 
 __all__ = [
+    "MODES",
+    "PREPROCESSING_CHOICES",
     "build_archive",
     "describe_signatures",
     "existing_versions",
     "export_saved_model",
     "load_model_file",
+    "model_spec",
+    "preprocess_images",
+    "serving_preprocessing",
 ]

@@ -12,24 +12,13 @@ import base64
 import io
 import json
 import os
-import tempfile
 
 import numpy as np
 
-from keras_archs.export.saved_model import describe_signatures, existing_versions
-
-
-def _atomic_write_text(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
-        raise
+from keras_archs.export.preprocessing import image_data_format
+from keras_archs.export.signatures import describe_signatures
+from keras_archs.export.versions import existing_versions, write_text_atomically
+from keras_archs.validation import check_choice, check_positive_int, check_string
 
 
 def served_models(root):
@@ -51,6 +40,7 @@ def served_models(root):
 
 def serving_config_text(names, container_root="/models"):
     """Text-format ModelServerConfig listing `names` under `container_root`."""
+    check_string("container_root", container_root)
     if not container_root.startswith("/"):
         raise ValueError(
             f"container_root must be an absolute path (TensorFlow Serving requires absolute "
@@ -74,7 +64,7 @@ def write_serving_config(root, container_root="/models"):
     if not names:
         raise ValueError(f"No exported model (a <name>/<version>/saved_model.pb) under {root!r}.")
     path = os.path.join(root, "models.config")
-    _atomic_write_text(path, serving_config_text(names, container_root))
+    write_text_atomically(path, serving_config_text(names, container_root))
     return path
 
 
@@ -98,14 +88,19 @@ def _example_png(size, channels):
     return bytes(tf.io.encode_png(pixels).numpy())
 
 
-def example_request(model, name=None, signature="serving_default", instances=1, tokenizer="auto"):
-    """A REST `:predict` body ({"signature_name", "instances"}) matching a signature."""
-    signatures = describe_signatures(model, name, tokenizer)
-    if signature not in signatures:
-        raise ValueError(
-            f"signature={signature!r} is not exported for model={model.name!r}; "
-            f"expected one of {sorted(signatures)}."
-        )
+def example_request(
+    model,
+    name=None,
+    signature="serving_default",
+    instances=1,
+    tokenizer="auto",
+    preprocessing="auto",
+):
+    """A REST `:predict` body ({"signature_name", "instances"}) matching a signature
+    that `export_saved_model(model, ..., name, preprocessing, tokenizer)` writes."""
+    signatures = describe_signatures(model, name, tokenizer, preprocessing)
+    check_choice("signature", signature, sorted(signatures))
+    instances = check_positive_int("instances", instances)
     inputs, _ = signatures[signature]
     rng = np.random.default_rng(0)
     rows = []
@@ -115,8 +110,8 @@ def example_request(model, name=None, signature="serving_default", instances=1, 
             if dtype == "string" and key in ("text", "prompt"):
                 row[key] = "def main():\n    "
             elif dtype == "string":
-                height, width = _bytes_shape(model)
-                png = _example_png((height, width), int(model.inputs[0].shape[-1]))
+                height, width, channels = _image_size(model)
+                png = _example_png((height, width), channels)
                 row[key] = {"b64": base64.b64encode(png).decode("ascii")}
             else:
                 row[key] = _example_value(shape, dtype, key, rng)
@@ -124,15 +119,24 @@ def example_request(model, name=None, signature="serving_default", instances=1, 
     return {"signature_name": signature, "instances": rows}
 
 
-def _bytes_shape(model):
-    height, width = model.inputs[0].shape[1:3]
-    return (height or 224, width or 224)
+def _image_size(model):
+    """(height, width, channels) of an example image; a free height or width gets 224."""
+    shape = model.inputs[0].shape
+    if image_data_format(model) == "channels_first":
+        channels, height, width = shape[1:4]
+    else:
+        height, width, channels = shape[1:4]
+    return height or 224, width or 224, int(channels)
 
 
-def write_example_request(model, path, name=None, signature="serving_default", tokenizer="auto"):
+def write_example_request(
+    model, path, name=None, signature="serving_default", tokenizer="auto", preprocessing="auto"
+):
     """Writes `example_request(...)` as JSON to `path` (atomically); returns the path."""
-    body = example_request(model, name=name, signature=signature, tokenizer=tokenizer)
+    body = example_request(
+        model, name=name, signature=signature, tokenizer=tokenizer, preprocessing=preprocessing
+    )
     buffer = io.StringIO()
     json.dump(body, buffer, separators=(",", ":"))
-    _atomic_write_text(os.fspath(path), buffer.getvalue() + "\n")
+    write_text_atomically(os.fspath(path), buffer.getvalue() + "\n")
     return os.fspath(path)

@@ -11,6 +11,16 @@ import keras
 
 from keras_archs.registry import get_spec
 from keras_archs.training.policy import choose_policy
+from keras_archs.validation import (
+    check_bool,
+    check_int,
+    check_positive_float,
+    check_positive_int,
+    check_string,
+)
+
+# Arguments of `train` that are also dataset options: given there, not in `data_kwargs`.
+_TRAIN_OWNED = ("input_shape", "batch_size", "seed")
 
 
 @dataclasses.dataclass
@@ -22,11 +32,6 @@ class TrainResult:
     seconds: float
     jit_compile: bool
     dtype_policy: str
-
-
-def _positive_int(value, argument):
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValueError(f"{argument} must be an integer >= 1; got {argument}={value!r}.")
 
 
 def _claim_run_folder(out, name):
@@ -85,13 +90,16 @@ def train(
     Defaults (dataset, epochs, batch size, learning rate, input shape) come from
     the registry's `train_defaults`; `jit_compile` and the dtype policy from
     `keras_archs.training.policy`. The run folder holds `model.keras`,
-    `history.csv` and `curves.png`.
+    `history.csv` and `curves.png`. Image models are fed pixels in [0, 1] (export
+    such a model with `preprocessing="scale"`).
 
     Sequence models (registry task other than image classification, `"trainer":
     "task"` in `train_defaults`) train on a task of `keras_archs.data.tasks`: its
     options come from `train_defaults["data_kwargs"]` updated by `data_kwargs`, the
     model from `train_defaults["model_kwargs"]` plus what the task dictates (input
-    shape, head, vocabulary), and the loss and metrics from the task.
+    shape, head, vocabulary), and the loss and metrics from the task. `data_kwargs` are
+    passed to `keras_archs.data.load_dataset` for image datasets too (e.g.
+    `validation_split`); an option the dataset does not take is a ValueError.
     """
     spec = get_spec(name)
     defaults = spec.train_defaults
@@ -99,16 +107,26 @@ def train(
         raise ValueError(
             f"keras-archs train has no training recipe for {spec.name!r} (task={spec.task!r})."
         )
-    data = data or defaults.get("data", "digits")
-    epochs = epochs if epochs is not None else defaults.get("epochs", 10)
-    batch_size = batch_size if batch_size is not None else defaults.get("batch_size", 32)
-    _positive_int(epochs, "epochs")
-    _positive_int(batch_size, "batch_size")
-    learning_rate = (
-        learning_rate if learning_rate is not None else defaults.get("learning_rate", 1e-3)
+    data = check_string("data", data or defaults.get("data", "digits"))
+    epochs = check_positive_int("epochs", defaults.get("epochs", 10) if epochs is None else epochs)
+    batch_size = check_positive_int(
+        "batch_size", defaults.get("batch_size", 32) if batch_size is None else batch_size
     )
-    if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0; got learning_rate={learning_rate!r}.")
+    learning_rate = check_positive_float(
+        "learning_rate",
+        defaults.get("learning_rate", 1e-3) if learning_rate is None else learning_rate,
+    )
+    seed = check_int("seed", seed, minimum=0)
+    if jit_compile is not None:
+        check_bool("jit_compile", jit_compile)
+    check_string("dtype_policy", dtype_policy, allow_none=True)
+    data_kwargs = dict(data_kwargs or {})
+    owned = sorted(set(data_kwargs) & set(_TRAIN_OWNED))
+    if owned:
+        raise ValueError(
+            f"data_kwargs {owned} are arguments of train itself (CLI: --batch-size, --seed); "
+            f"got data_kwargs={data_kwargs!r}."
+        )
     sequence = spec.task != "image_classification"
     input_shape = tuple(input_shape or defaults.get("input_shape") or spec.default_input_shape)
     if not sequence and min(input_shape[:-1]) < spec.min_input_size:
@@ -120,12 +138,12 @@ def train(
     jit_compile = policy.jit_compile if jit_compile is None else jit_compile
     dtype_policy = dtype_policy or policy.dtype_policy
 
-    from keras_archs.data import load_dataset
+    from keras_archs.data import dataset_options, list_datasets, load_dataset
 
     if sequence:
         # The registry's task options belong to its default task only.
         task_defaults = defaults.get("data_kwargs", {}) if data == defaults.get("data") else {}
-        data_kwargs = {**task_defaults, **(data_kwargs or {})}
+        data_kwargs = {**task_defaults, **data_kwargs}
         bundle = load_dataset(data, batch_size=batch_size, seed=seed, **data_kwargs)
         if bundle.loss is None:
             raise ValueError(
@@ -135,9 +153,16 @@ def train(
         build_kwargs = {**defaults.get("model_kwargs", {}), **bundle.model_kwargs}
         loss, metrics = bundle.loss, list(bundle.metrics)
     else:
-        if data_kwargs:
-            raise ValueError(f"data_kwargs apply to sequence tasks only; got {data_kwargs!r}.")
-        bundle = load_dataset(data, input_shape=input_shape, batch_size=batch_size, seed=seed)
+        # Registered datasets that take no input shape are sequence tasks or text corpora.
+        registered = data in list_datasets()
+        if registered and "input_shape" not in dataset_options(data):
+            raise ValueError(
+                f"data={data!r} is not an image-classification dataset; {spec.name!r} "
+                "trains on one (digits, an image folder or a tensorflow-datasets image set)."
+            )
+        bundle = load_dataset(
+            data, input_shape=input_shape, batch_size=batch_size, seed=seed, **data_kwargs
+        )
         build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
         loss, metrics = keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
     out = _claim_run_folder(out, spec.name)

@@ -1,7 +1,8 @@
 """XLA and mixed-precision choices per model, backend and device, from measurements.
 
-DESIGN.md rule 6: `jit_compile` and the dtype policy are not assumed, they are
-chosen by this table, and each row cites the measurement behind it (the
+`jit_compile` and the dtype policy are not assumed: XLA and bfloat16 speed some models
+up and slow others down (on a CPU, XLA halved AlexNet's training steps per second), so
+they are chosen by this table, and each row cites the measurement behind it (the
 benchmarks in `scripts/` reproduce them). The first matching row wins.
 """
 
@@ -10,6 +11,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from typing import NamedTuple
+
+from keras_archs.validation import check_choice, check_string
+
+DEVICES = ("cpu", "gpu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +65,8 @@ _RULES = [
           "GPU default, not yet measured here (no GPU in the sessions so far): XLA fuses "
           "elementwise ops and bfloat16 uses tensor cores"),
     _Rule("*", "*", "cpu", False, "float32",
-          "CPU default: TensorFlow's XLA made MobileNet 13x slower on CPU (DESIGN.md rule 6)"),
+          "CPU default: XLA was slower or no faster in every CPU measurement above "
+          "(lenet5 0.70x, alexnet 0.50x, gpt, transformer and bert no gain)"),
     _Rule("*", "*", "*", False, "float32", "fallback"),
 ]
 # fmt: on
@@ -93,8 +99,9 @@ def choose_policy(model_name: str, backend: str | None = None, device: str | Non
     """The `Policy` (jit_compile, dtype_policy, reason) for a model on a backend and device."""
     import keras
 
-    backend = backend or keras.backend.backend()
-    device = device or current_device()
+    check_string("model_name", model_name)
+    backend = check_string("backend", backend or keras.backend.backend())
+    device = check_choice("device", device or current_device(), DEVICES)
     for rule in _RULES:
         if (
             fnmatch.fnmatch(model_name, rule.model)

@@ -3,7 +3,13 @@ import time
 import numpy as np
 import pytest
 
-from keras_archs.data import DatasetUnavailableError, list_datasets, load_dataset
+from keras_archs.data import (
+    DatasetUnavailableError,
+    dataset_options,
+    datasets,
+    list_datasets,
+    load_dataset,
+)
 
 
 def _collect(ds):
@@ -37,19 +43,35 @@ def test_digits_split_is_seeded_and_channels_convert():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"Unknown dataset name='no_such_set'.*digits"):
         load_dataset("no_such_set")
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got batch_size=0"):
+    with pytest.raises(
+        ValueError, match="batch_size must be an integer >= 1 or None; got batch_size=0"
+    ):
         load_dataset("digits", batch_size=0)
     with pytest.raises(ValueError, match="validation_split"):
         load_dataset("digits", validation_split=1.5)
     with pytest.raises(ValueError, match="input_shape"):
         load_dataset("digits", input_shape=(32, 32))
+    with pytest.raises(ValueError, match="input_shape"):
+        load_dataset("digits", input_shape=(32, 32, 0))
+    with pytest.raises(TypeError, match="name must be a non-empty string"):
+        load_dataset(None)
+
+
+def test_unknown_option_names_the_accepted_ones():
+    assert dataset_options("digits") == ["batch_size", "input_shape", "seed", "validation_split"]
+    with pytest.raises(ValueError) as info:
+        load_dataset("digits", sequence_length=8)
+    message = str(info.value)
+    assert "'sequence_length'" in message and "'digits'" in message
+    assert "accepted: 'batch_size', 'input_shape', 'seed', 'validation_split'" in message
+    # A folder or a tensorflow-datasets name takes the common options only.
+    with pytest.raises(ValueError, match=r"Unknown option\(s\) 'T' for dataset 'mnist'.*'seed'"):
+        load_dataset("mnist", T=5)
 
 
 def test_tfds_set_that_cannot_download_names_offline_alternatives(tmp_path, monkeypatch):
-    import keras_archs.data.images as images
-
     # Offline (as on CI): the reachability check fails fast instead of minutes of retries.
-    monkeypatch.setattr(images, "_online", lambda *a, **k: False)
+    monkeypatch.setattr(datasets, "is_online", lambda *a, **k: False)
     start = time.perf_counter()
     with pytest.raises(DatasetUnavailableError, match=r"'mnist'.*digits.*folder"):
         load_dataset("mnist", data_dir=str(tmp_path))
@@ -59,9 +81,7 @@ def test_tfds_set_that_cannot_download_names_offline_alternatives(tmp_path, monk
 def test_tfds_download_failure_is_wrapped(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
 
-    import keras_archs.data.images as images
-
-    monkeypatch.setattr(images, "_online", lambda *a, **k: True)
+    monkeypatch.setattr(datasets, "is_online", lambda *a, **k: True)
 
     def broken(self, *args, **kwargs):
         raise ConnectionError("connection refused")
@@ -93,8 +113,8 @@ def test_image_folder(tmp_path):
 
 
 def test_reachability_probe_fails_fast_on_a_closed_port():
-    import keras_archs.data.images as images
+    from keras_archs.data import is_online
 
     start = time.perf_counter()
-    assert images._online(("127.0.0.1", 9), timeout=2.0) is False
+    assert is_online(("127.0.0.1", 9), timeout=2.0) is False
     assert time.perf_counter() - start < 5

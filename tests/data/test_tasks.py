@@ -90,8 +90,22 @@ def test_task_pipelines_take_their_length_argument():
     assert x.shape == (4, 30, 1) and y.shape == (4, 30)
     with pytest.raises(ValueError, match="T must be an integer >= 2; got T=1"):
         load_dataset("adding_problem", T=1)
-    with pytest.raises(ValueError, match="apply to the offline tasks only"):
-        load_dataset("not_a_task_or_folder", T=5)
+    with pytest.raises(TypeError, match="T must be an integer >= 2; got T='40'"):
+        load_dataset("adding_problem", T="40")
+
+
+@pytest.mark.parametrize("name", ["adding_problem", "copy_memory", "addition"])
+def test_task_refuses_an_unknown_option(name):
+    # `t` for `T` used to be swallowed: the task ran with its default length.
+    with pytest.raises(ValueError) as info:
+        load_dataset(name, t=600)
+    message = str(info.value)
+    assert f"Unknown option(s) 't' for dataset {name!r}; accepted: " in message
+    assert "'batch_size'" in message and "'seed'" in message
+    assert ("'T'" in message) == (name != "addition")
+    # A common option the task does not use is refused as well.
+    with pytest.raises(ValueError, match=r"Unknown option.*'input_shape'"):
+        load_dataset(name, input_shape=(8, 8, 1))
 
 
 def test_sequential_digits_reads_pixels_in_order():

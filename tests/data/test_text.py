@@ -62,8 +62,17 @@ def test_wordpiece_learned_offline_and_bad_vocabulary():
     assert tok.decode(tok.encode("def foo(x): return x")) == "def foo ( x ) : return x"
     with pytest.raises(ValueError, match=r"vocabulary_size.*special tokens.*got vocabulary_size=3"):
         text.make_tokenizer("wordpiece", texts, vocabulary_size=3)
+    with pytest.raises(TypeError, match=r"vocabulary_size must be an integer; got.*None"):
+        text.make_tokenizer("wordpiece", texts)
     with pytest.raises(ValueError, match=r"tokenizer must be one of.*got tokenizer='bpe'"):
         text.make_tokenizer("bpe")
+
+
+def test_text_loader_refuses_unknown_options():
+    with pytest.raises(ValueError, match=r"Unknown option\(s\) 'seq_len' for dataset"):
+        load_dataset("python_stdlib", seq_len=32)
+    with pytest.raises(ValueError, match="validation_split must be a number in"):
+        text.python_stdlib_files(validation_split=1.0)
 
 
 @pytest.mark.parametrize(
@@ -71,9 +80,9 @@ def test_wordpiece_learned_offline_and_bad_vocabulary():
     [("tiny_shakespeare", "python_stdlib"), ("ted_hrlr_translate/pt_to_en", "addition")],
 )
 def test_tfds_text_sets_fail_fast_offline_naming_the_alternative(name, alternative):
-    from keras_archs.data import images
+    from keras_archs.data import is_online
 
-    if images._online():
+    if is_online():
         pytest.skip("network reachable: the tensorflow-datasets path would download")
     start = time.perf_counter()
     with pytest.raises(DatasetUnavailableError, match=alternative):

@@ -1,6 +1,6 @@
-"""String signatures (issue 9, item 4): a BERT classifier answers raw text; a GPT export's
-`generate` equals the Keras `generate` greedy output for the same prompt. Served in a
-fresh process where importing keras_archs is blocked."""
+"""String signatures: a BERT classifier answers raw text; a GPT export's `generate` equals
+the Keras `generate` greedy output for the same prompt. Served in a fresh process where
+importing keras_archs is blocked, as TensorFlow Serving would serve them."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_bert_classifier_answers_raw_text(tmp_path):
 
 def test_text_tokenizer_bad_input(tmp_path):
     model = _gpt()
-    with pytest.raises(ValueError, match="no such vocabulary file"):
+    with pytest.raises(ValueError, match="tokenizer must be a path to an existing file"):
         export_saved_model(model, tmp_path / "a", tokenizer=str(tmp_path / "missing.txt"))
     with pytest.raises(TypeError, match="tokenizer must be None, 'auto'"):
         export_saved_model(model, tmp_path / "b", tokenizer=42)

@@ -1,3 +1,5 @@
+import pytest
+
 from keras_archs.training import choose_policy
 
 
@@ -12,3 +14,10 @@ def test_cpu_rows_cite_measurements():
     assert "bench_policy.py" in policy.reason
     assert choose_policy("lenet5", backend="jax", device="cpu").jit_compile is True
     assert choose_policy("anything", backend="torch", device="gpu").jit_compile is False
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="device must be one of 'cpu', 'gpu'; got device='tpu'"):
+        choose_policy("lenet5", backend="tensorflow", device="tpu")
+    with pytest.raises(TypeError, match="model_name must be a non-empty string"):
+        choose_policy(None)

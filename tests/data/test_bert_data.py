@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from keras_archs.data import DatasetUnavailableError, text
+from keras_archs.data import DatasetUnavailableError, bert, datasets
 
-SPECIALS = text.BERT_SPECIAL_TOKENS
+SPECIALS = bert.BERT_SPECIAL_TOKENS
 VOCAB = [*SPECIALS, *(f"w{i}" for i in range(994))]  # 1,000 ids, specials first
 SEQUENCE_LENGTH = 64
 CONTENT = SEQUENCE_LENGTH - 3
@@ -29,7 +29,7 @@ def _collect(ds):
 @pytest.fixture(scope="module")
 def sample():
     stream = _stream()
-    ds = text.bert_pretraining_dataset(stream, VOCAB, SEQUENCE_LENGTH, 512, seed=7)
+    ds = bert.bert_pretraining_dataset(stream, VOCAB, SEQUENCE_LENGTH, 512, seed=7)
     return stream, _collect(ds)
 
 
@@ -104,7 +104,7 @@ def test_seeded_and_deterministic():
     stream = _stream(20_000)
 
     def first(seed):
-        ds = text.bert_pretraining_dataset(stream, VOCAB, 32, 64, seed=seed)
+        ds = bert.bert_pretraining_dataset(stream, VOCAB, 32, 64, seed=seed)
         return next(iter(ds.as_numpy_iterator()))[0]["token_ids"]
 
     assert np.array_equal(first(3), first(3))
@@ -115,14 +115,20 @@ def test_bad_input():
     stream = _stream(20_000)
     with pytest.raises(ValueError, match=r"\['\[CLS\]', '\[MASK\]'\]"):
         vocab = [t for t in VOCAB if t not in ("[CLS]", "[MASK]")]
-        text.bert_pretraining_dataset(stream, vocab, 32, 8)
+        bert.bert_pretraining_dataset(stream, vocab, 32, 8)
     for rate in (0, 1, 1.5, -0.1):
         with pytest.raises(ValueError, match="masking_rate"):
-            text.bert_pretraining_dataset(stream, VOCAB, 32, 8, masking_rate=rate)
+            bert.bert_pretraining_dataset(stream, VOCAB, 32, 8, masking_rate=rate)
     with pytest.raises(ValueError, match="max_predictions"):
-        text.bert_pretraining_dataset(stream, VOCAB, 32, 8, max_predictions=33)
+        bert.bert_pretraining_dataset(stream, VOCAB, 32, 8, max_predictions=33)
     with pytest.raises(ValueError, match="token stream"):
-        text.bert_pretraining_dataset(stream[:100], VOCAB, 32, 8)
+        bert.bert_pretraining_dataset(stream[:100], VOCAB, 32, 8)
+    with pytest.raises(ValueError, match=r"short_seq_prob must be a number in \[0.0, 1.0\]"):
+        bert.bert_pretraining_dataset(stream, VOCAB, 32, 8, short_seq_prob=1.5)
+    with pytest.raises(ValueError, match="sequence_length must be an integer >= 8"):
+        bert.bert_pretraining_dataset(stream, VOCAB, 4, 8)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        bert.bert_pretraining_dataset(stream, VOCAB, 32, 8, shuffle="yes")
 
 
 def test_classification_dataset_layout():
@@ -130,7 +136,7 @@ def test_classification_dataset_layout():
 
     tok = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=VOCAB, lowercase=False, dtype="int32")
     texts = ["w1 w2 w3", "w4", "w1 w1 w1 w1 w1 w1 w1 w1 w1 w1"]
-    ds = text.bert_classification_dataset(texts, [1, 0, 1], tok, 8, 3)
+    ds = bert.bert_classification_dataset(texts, [1, 0, 1], tok, 8, 3)
     x, labels = next(iter(ds.as_numpy_iterator()))
     assert x["token_ids"].tolist() == [
         [3, 7, 8, 9, 4, 0, 0, 0],
@@ -142,11 +148,8 @@ def test_classification_dataset_layout():
 
 
 def test_imdb_reviews_fails_fast_offline(monkeypatch):
-    from keras_archs.data import images
-
-    monkeypatch.setattr(images, "_online", lambda *a, **k: False)
-    monkeypatch.setattr(text, "_online", lambda *a, **k: False)
+    monkeypatch.setattr(datasets, "is_online", lambda *a, **k: False)
     start = time.time()
     with pytest.raises(DatasetUnavailableError, match="python_stdlib"):
-        text.imdb_reviews_texts(data_dir="/nonexistent-tfds-dir")
+        bert.imdb_reviews_texts(data_dir="/nonexistent-tfds-dir")
     assert time.time() - start < 30

@@ -1,0 +1,257 @@
+"""BERT data (Devlin et al. 2018, "BERT: Pre-training of Deep Bidirectional Transformers
+for Language Understanding", https://arxiv.org/abs/1810.04805): pre-training examples,
+fine-tuning examples, and the IMDB reviews.
+
+- `bert_pretraining_dataset`: sentence pairs for next-sentence prediction and masked
+  tokens (section 3.1 and appendix A.1), made in tf.data rather than in the model, each
+  example from stateless random ops seeded by (seed, example index) so that a run is
+  reproducible; `mask_tokens` is the masking of one sequence.
+- `bert_classification_dataset`: `[CLS] text [SEP] [PAD]...` for fine-tuning.
+- `bert_special_ids`: the ids of BERT's special tokens in a WordPiece vocabulary
+  (learn one with `keras_archs.data.text.make_tokenizer("wordpiece", texts, size,
+  special_tokens=BERT_SPECIAL_TOKENS)`).
+- `imdb_reviews_texts`: tensorflow-datasets' IMDB reviews (sentiment), downloaded on
+  first use; offline it fails at once naming the offline pre-training recipe.
+
+TensorFlow is imported lazily, inside the functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_archs.data.datasets import tfds_builder
+from keras_archs.data.text import WORDPIECE_SPECIAL_TOKENS
+from keras_archs.validation import check_bool, check_float, check_int
+
+# BERT adds [CLS] (first token), [SEP] (ends each segment) and [MASK] (masked LM).
+BERT_SPECIAL_TOKENS = (*WORDPIECE_SPECIAL_TOKENS, "[CLS]", "[SEP]", "[MASK]")
+
+# What packing `[CLS] text [SEP] [PAD]...` needs; Google's BERT vocabularies have these.
+BERT_PACKING_TOKENS = ("[CLS]", "[SEP]", "[PAD]")
+
+
+def bert_special_ids(tokenizer, required=BERT_SPECIAL_TOKENS):
+    """({token: id} of the `required` special tokens, vocabulary size) of a tokenizer.
+
+    `tokenizer` is a `TextTokenizer`, a keras-hub tokenizer with `get_vocabulary()`, or
+    a vocabulary list. A ValueError names every required token the vocabulary lacks.
+    Pre-training needs all of `BERT_SPECIAL_TOKENS`; classification only
+    `BERT_PACKING_TOKENS`.
+    """
+    tok = getattr(tokenizer, "tokenizer", tokenizer)
+    vocab = list(tok.get_vocabulary() if hasattr(tok, "get_vocabulary") else tok)
+    index = {token: i for i, token in enumerate(vocab)}
+    missing = [t for t in required if t not in index]
+    if missing:
+        raise ValueError(
+            f"The vocabulary lacks the BERT special tokens {missing} (it needs all of "
+            f"{tuple(required)}); learn it with make_tokenizer('wordpiece', texts, size, "
+            "special_tokens=BERT_SPECIAL_TOKENS)."
+        )
+    return {t: index[t] for t in required}, len(vocab)
+
+
+def mask_tokens(token_ids, selectable, seed, masking_rate, max_predictions, mask_id, random_ids):
+    """BERT's masking of one sequence, in TensorFlow ops (stateless: same seed, same mask).
+
+    `masking_rate * n` of the `n` selectable positions, rounded up or down at random so
+    that the expected count is exact (at least one, at most `max_predictions`), are
+    chosen uniformly; each chosen token becomes [MASK] with
+    probability 0.8, a token drawn uniformly from `random_ids` with 0.1, and stays
+    unchanged with 0.1. Returns `(masked_ids, positions, labels, weights)`; the last
+    three have length `max_predictions`, unused slots with position 0, label 0 and
+    weight 0.
+    """
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    scores = tf.random.stateless_uniform(tf.shape(token_ids), seeds[0])
+    scores = tf.where(selectable, scores, -1.0)
+    n = tf.reduce_sum(tf.cast(selectable, tf.int32))
+    fraction = tf.random.stateless_uniform([], seeds[3])
+    k = tf.cast(tf.floor(masking_rate * tf.cast(n, tf.float32) + fraction), tf.int32)
+    k = tf.minimum(tf.clip_by_value(k, 1, max_predictions), n)
+    _, order = tf.math.top_k(scores, k=max_predictions)
+    used = tf.range(max_predictions) < k
+    positions = tf.where(used, order, 0)
+    labels = tf.where(used, tf.gather(token_ids, positions), 0)
+    u = tf.random.stateless_uniform([max_predictions], seeds[1])
+    random_ids = tf.constant(random_ids, tf.int32)
+    pick = tf.random.stateless_uniform(
+        [max_predictions], seeds[2], 0, tf.shape(random_ids)[0], dtype=tf.int32
+    )
+    new = tf.where(u < 0.8, mask_id, tf.where(u < 0.9, tf.gather(random_ids, pick), labels))
+    masked = tf.tensor_scatter_nd_update(token_ids, positions[:k, None], new[:k])
+    return masked, positions, labels, tf.cast(used, tf.float32)
+
+
+def bert_pretraining_dataset(
+    token_ids,
+    tokenizer,
+    sequence_length,
+    batch_size,
+    *,
+    masking_rate=0.15,
+    max_predictions=None,
+    short_seq_prob=0.1,
+    shuffle=False,
+    seed=0,
+    num_examples=None,
+):
+    """Batched `tf.data` of BERT pre-training examples `(x, y, sample_weight)`.
+
+    Example i takes segment A from window i of the token stream (windows of
+    `sequence_length - 3` tokens); its length is drawn uniformly, and so is the total
+    length with probability `short_seq_prob` (then the tail is [PAD]). With
+    probability 0.5 segment B is the text that follows A (NSP label 1), otherwise a
+    span from a random place at least two windows away (label 0). The pair is laid
+    out as `[CLS] A [SEP] B [SEP] [PAD]...` with segment ids 0 for `[CLS] A [SEP]`, 1
+    for `B [SEP]`; then `mask_tokens` masks it; special tokens are never chosen.
+
+    Returns a dataset of
+    `({"token_ids", "segment_ids", "padding_mask", "mask_positions"},
+      {"mlm": original ids at mask_positions, "nsp": label},
+      {"mlm": mask weights (0 for unused slots), "nsp": 1.0})`, the inputs and
+    targets of `keras_archs.applications.bert.BERTPretrainer`.
+
+    Args:
+        token_ids: the 1-D token stream (`TextCorpus.train_ids`).
+        tokenizer: its tokenizer (or vocabulary list), holding `BERT_SPECIAL_TOKENS`.
+        masking_rate: fraction of selectable positions chosen, in (0, 1).
+        max_predictions: slots per example (default `ceil(masking_rate * sequence_length)`).
+        num_examples: number of examples (default: one per window of the stream).
+    """
+    import tensorflow as tf
+
+    specials, vocabulary_size = bert_special_ids(tokenizer)
+    sequence_length = check_int("sequence_length", sequence_length, minimum=8)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    masking_rate = check_float(
+        "masking_rate",
+        masking_rate,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+        exclusive_maximum=True,
+    )
+    short_seq_prob = check_float("short_seq_prob", short_seq_prob, minimum=0.0, maximum=1.0)
+    shuffle = check_bool("shuffle", shuffle)
+    if max_predictions is None:
+        max_predictions = int(np.ceil(masking_rate * sequence_length))
+    # At most one prediction slot per position.
+    max_predictions = check_int(
+        "max_predictions", max_predictions, minimum=1, maximum=sequence_length
+    )
+    token_ids = np.asarray(token_ids, dtype="int32").ravel()
+    content = sequence_length - 3
+    windows = (token_ids.size - sequence_length) // content
+    if windows < 4:
+        raise ValueError(
+            f"The token stream has {token_ids.size} tokens; pairs of sequence_length="
+            f"{sequence_length} need at least {4 * content + sequence_length}."
+        )
+    if num_examples is None:
+        num_examples = windows
+    num_examples = check_int("num_examples", num_examples, minimum=1)
+    special_ids = np.array(sorted(specials.values()), dtype="int32")
+    random_ids = np.setdiff1d(np.arange(vocabulary_size, dtype="int32"), special_ids)
+    cls, sep, pad = specials["[CLS]"], specials["[SEP]"], specials["[PAD]"]
+    stream, size = tf.constant(token_ids), token_ids.size
+
+    def example(i):
+        s = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), i]), 6)
+        short = tf.random.stateless_uniform([], s[0]) < short_seq_prob
+        total = tf.where(
+            short, tf.random.stateless_uniform([], s[1], 2, content + 1, tf.int32), content
+        )
+        len_a = tf.random.stateless_uniform([], s[2], 1, total, tf.int32)
+        len_b = total - len_a
+        is_next = tf.random.stateless_uniform([], s[3]) < 0.5
+        start = tf.cast(i % windows, tf.int32) * content
+        other = tf.random.stateless_uniform([], s[4], 0, size - len_b, tf.int32)
+        # A "random" segment B must not overlap A's neighbourhood.
+        near = tf.abs(other - start) < 2 * content
+        other = tf.where(near, (other + size // 2) % (size - len_b), other)
+        b_start = tf.where(is_next, start + len_a, other)
+        a = stream[start : start + len_a]
+        b = stream[b_start : b_start + len_b]
+        ids = tf.concat([[cls], a, [sep], b, [sep]], 0)
+        real = tf.shape(ids)[0]
+        ids = tf.pad(ids, [[0, sequence_length - real]], constant_values=pad)
+        segments = tf.pad(
+            tf.concat([tf.zeros([len_a + 2], tf.int32), tf.ones([len_b + 1], tf.int32)], 0),
+            [[0, sequence_length - real]],
+        )
+        padding_mask = tf.cast(tf.range(sequence_length) < real, tf.int32)
+        ids.set_shape([sequence_length])
+        segments.set_shape([sequence_length])
+        is_special = tf.reduce_any(ids[:, None] == special_ids[None, :], axis=-1)
+        selectable = tf.logical_and(padding_mask > 0, tf.logical_not(is_special))
+        masked, positions, labels, weights = mask_tokens(
+            ids, selectable, s[5], masking_rate, max_predictions, specials["[MASK]"], random_ids
+        )
+        x = {
+            "token_ids": masked,
+            "segment_ids": segments,
+            "padding_mask": padding_mask,
+            "mask_positions": positions,
+        }
+        y = {"mlm": labels, "nsp": tf.cast(is_next, tf.int32)}
+        return x, y, {"mlm": weights, "nsp": tf.constant(1.0)}
+
+    ds = tf.data.Dataset.range(num_examples)
+    if shuffle:
+        ds = ds.shuffle(min(num_examples, 100_000), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+
+def bert_classification_dataset(
+    texts, labels, tokenizer, sequence_length, batch_size, *, shuffle=False, seed=0
+):
+    """Batched `({"token_ids", "segment_ids", "padding_mask"}, label)` for fine-tuning:
+    `[CLS] text [SEP]`, truncated to `sequence_length` and padded with [PAD]; shuffled
+    with `seed` when `shuffle`."""
+    import tensorflow as tf
+
+    specials, _ = bert_special_ids(tokenizer, BERT_PACKING_TOKENS)
+    # [CLS] and [SEP] take two positions; at least one is left for the text.
+    sequence_length = check_int("sequence_length", sequence_length, minimum=3)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    shuffle = check_bool("shuffle", shuffle)
+    tok = getattr(tokenizer, "tokenizer", tokenizer)
+    rows = []
+    for row in tok(list(texts)):
+        row = np.asarray(row, dtype="int32")[: sequence_length - 2]
+        row = np.concatenate([[specials["[CLS]"]], row, [specials["[SEP]"]]])
+        rows.append(np.pad(row, (0, sequence_length - row.size), constant_values=specials["[PAD]"]))
+    ids = np.stack(rows).astype("int32")
+    x = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": (ids != specials["[PAD]"]).astype("int32"),
+    }
+    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(labels, dtype="int32")))
+    if shuffle:
+        ds = ds.shuffle(len(ids), seed=seed)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def imdb_reviews_texts(data_dir=None):
+    """(train_texts, train_labels, test_texts, test_labels) of tensorflow-datasets'
+    `imdb_reviews`; offline it fails at once, naming the offline BERT recipe."""
+    builder = tfds_builder(
+        "imdb_reviews",
+        data_dir,
+        "pre-train BERT on load_text_corpus('python_stdlib') "
+        "(applications/bert_pretrain_python_stdlib.py)",
+    )
+    out = []
+    for split in ("train", "test"):
+        pairs = [
+            (t.numpy().decode("utf-8"), int(y))
+            for t, y in builder.as_dataset(split=split, as_supervised=True)
+        ]
+        out += [[t for t, _ in pairs], [y for _, y in pairs]]
+    return tuple(out)
