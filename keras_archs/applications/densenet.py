@@ -18,30 +18,27 @@ from keras_archs.applications import _image
 from keras_archs.layers import DenseBlock, TransitionBlock
 from keras_archs.registry import register_model
 from keras_archs.validation import is_int
-from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
-
-
-def _ka_file(key, md5, md5_notop):
-    url = f"{KERAS_APPLICATIONS_URL}densenet/{key}_weights_tf_dim_ordering_tf_kernels"
-    return {
-        "origin": "keras.applications",
-        "url": f"{url}.h5",
-        "md5": md5,
-        "url_notop": f"{url}_notop.h5",
-        "md5_notop": md5_notop,
-    }
-
+from keras_archs.weights.imagenet import keras_applications_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
-    "densenet121": _ka_file(
-        "densenet121", "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"
+    "densenet121": keras_applications_file(
+        "densenet",
+        "densenet121",
+        "9d60b8095a5708f2dcce2bca79d332c7",
+        "30ee3e1110167f948a6b9946edeeb738",
     ),
-    "densenet169": _ka_file(
-        "densenet169", "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"
+    "densenet169": keras_applications_file(
+        "densenet",
+        "densenet169",
+        "d699b8f76981ab1b30698df4c175e90b",
+        "b8c4d4c20dd625c148057b9ff1c1176b",
     ),
-    "densenet201": _ka_file(
-        "densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"
+    "densenet201": keras_applications_file(
+        "densenet",
+        "densenet201",
+        "1ceb130c1ea1b78c3bf6114dbdfd8807",
+        "c13680b51ded0fb44dff2d8f86ac8bb1",
     ),
 }
 

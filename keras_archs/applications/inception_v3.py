@@ -20,19 +20,16 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import FactorizedConv2D
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
-
-_KA_FILE = f"{KERAS_APPLICATIONS_URL}inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels"
+from keras_archs.weights.imagenet import keras_applications_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
-    "inception_v3": {
-        "origin": "keras.applications",
-        "url": f"{_KA_FILE}.h5",
-        "md5": "9a0d58056eeedaa3f26cb7ebd46da564",
-        "url_notop": f"{_KA_FILE}_notop.h5",
-        "md5_notop": "bcbd6486424b2319ff4ef7d526e38f63",
-    },
+    "inception_v3": keras_applications_file(
+        "inception_v3",
+        "inception_v3",
+        "9a0d58056eeedaa3f26cb7ebd46da564",
+        "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
 }
 
 FEATURE_LAYERS = {

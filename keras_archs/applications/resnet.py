@@ -21,40 +21,43 @@ from keras.applications import imagenet_utils
 
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
-
-
-def _ka_file(stem, md5, md5_notop):
-    url = f"{KERAS_APPLICATIONS_URL}resnet/{stem}_weights_tf_dim_ordering_tf_kernels"
-    return {
-        "origin": "keras.applications",
-        "url": f"{url}.h5",
-        "md5": md5,
-        "url_notop": f"{url}_notop.h5",
-        "md5_notop": md5_notop,
-    }
-
+from keras_archs.weights.imagenet import keras_applications_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names). ResNet18/34
 # have ImageNet weights only in torchvision, whose layout they follow.
 WEIGHTS = {
-    "resnet50": _ka_file(
-        "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
+    "resnet50": keras_applications_file(
+        "resnet", "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
     ),
-    "resnet101": _ka_file(
-        "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
+    "resnet101": keras_applications_file(
+        "resnet",
+        "resnet101",
+        "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+        "88cf7a10940856eca736dc7b7e228a21",
     ),
-    "resnet152": _ka_file(
-        "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
+    "resnet152": keras_applications_file(
+        "resnet",
+        "resnet152",
+        "100835be76be38e30d865e96f2aaae62",
+        "ee4c566cf9a93f14d82f913c2dc6dd0c",
     ),
-    "resnet50v2": _ka_file(
-        "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
+    "resnet50v2": keras_applications_file(
+        "resnet",
+        "resnet50v2",
+        "3ef43a0b657b3be2300d5770ece849e0",
+        "fac2f116257151a9d068a22e544a4917",
     ),
-    "resnet101v2": _ka_file(
-        "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
+    "resnet101v2": keras_applications_file(
+        "resnet",
+        "resnet101v2",
+        "6343647c601c52e1368623803854d971",
+        "c0ed64b8031c3730f411d2eb4eea35b5",
     ),
-    "resnet152v2": _ka_file(
-        "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
+    "resnet152v2": keras_applications_file(
+        "resnet",
+        "resnet152v2",
+        "a49b44d1979771252814e80f8ec446f9",
+        "ed17cf2e0169df9d443503ef94b23b33",
     ),
 }
 

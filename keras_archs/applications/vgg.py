@@ -15,27 +15,15 @@ from keras.applications import imagenet_utils
 
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
-
-
-def _ka_file(key, md5, md5_notop):
-    url = f"{KERAS_APPLICATIONS_URL}{key}/{key}_weights_tf_dim_ordering_tf_kernels"
-    return {
-        "origin": "keras.applications",
-        "url": f"{url}.h5",
-        "md5": md5,
-        "url_notop": f"{url}_notop.h5",
-        "md5_notop": md5_notop,
-    }
-
+from keras_archs.weights.imagenet import keras_applications_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
-    "vgg16": _ka_file(
-        "vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"
+    "vgg16": keras_applications_file(
+        "vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"
     ),
-    "vgg19": _ka_file(
-        "vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
+    "vgg19": keras_applications_file(
+        "vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
     ),
 }
 

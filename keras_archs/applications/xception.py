@@ -19,18 +19,16 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
-from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
+from keras_archs.weights.imagenet import keras_applications_file
 
-_URL = f"{KERAS_APPLICATIONS_URL}xception/xception_weights_tf_dim_ordering_tf_kernels"
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
-    "xception": {
-        "origin": "keras.applications",
-        "url": f"{_URL}.h5",
-        "md5": "0a58e3b7378bc2990ea3b43d5981f1f6",
-        "url_notop": f"{_URL}_notop.h5",
-        "md5_notop": "b0042744bf5b25fce3cb969f33bebb97",
-    },
+    "xception": keras_applications_file(
+        "xception",
+        "xception",
+        "0a58e3b7378bc2990ea3b43d5981f1f6",
+        "b0042744bf5b25fce3cb969f33bebb97",
+    ),
 }
 
 # Stride 2**i (the first convolution is "valid", so P1 is 2 pixels smaller than size/2).

@@ -17,6 +17,19 @@ import urllib.parse
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
+def keras_applications_file(folder, stem, md5, md5_notop):
+    """A `WEIGHTS` entry for keras.applications' usual naming:
+    `<folder>/<stem>_weights_tf_dim_ordering_tf_kernels[_notop].h5`."""
+    url = f"{KERAS_APPLICATIONS_URL}{folder}/{stem}_weights_tf_dim_ordering_tf_kernels"
+    return {
+        "origin": "keras.applications",
+        "url": f"{url}.h5",
+        "md5": md5,
+        "url_notop": f"{url}_notop.h5",
+        "md5_notop": md5_notop,
+    }
+
+
 def imagenet_weights_info(entry, include_top):
     """(cache file name, URL, md5) of one `WEIGHTS` entry of a family module.
 
