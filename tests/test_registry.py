@@ -100,3 +100,14 @@ def test_code_passes_ruff():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_image_models_declare_their_preprocessing():
+    """The export builds `preprocessing` into the serving graph: every image model names
+    keras.applications' mode (or "scale"); other models have none."""
+    for name in keras_archs.list_models():
+        spec = registry.get_spec(name)
+        if spec.task == "image_classification":
+            assert spec.preprocessing in ("caffe", "tf", "torch", "scale"), name
+        else:
+            assert spec.preprocessing is None, name

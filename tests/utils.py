@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -100,7 +99,7 @@ def max_abs_diff(a, b):
     )
 
 
-def train_one_step(model, inputs, seed=0, run_eagerly=False):
+def train_one_step(model, inputs, seed=0, run_eagerly=False, jit_compile="auto"):
     """One `train_on_batch` on random targets (MSE); returns (loss, fraction of weights moved)."""
     outputs = model(inputs, training=False)
     rng = np.random.default_rng(seed)
@@ -116,37 +115,18 @@ def train_one_step(model, inputs, seed=0, run_eagerly=False):
         loss = ["mse"] * len(outputs)
     else:
         targets, loss = target(outputs), "mse"
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, run_eagerly=run_eagerly)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=loss,
+        run_eagerly=run_eagerly,
+        jit_compile=jit_compile,
+    )
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
     value = model.train_on_batch(inputs, targets)
     value = float(np.sum(value)) if np.ndim(value) else float(value)
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     moved = [not np.array_equal(a, b) for a, b in zip(before, after)]
     return value, (sum(moved) / max(len(moved), 1))
-
-
-LOAD_AND_PREDICT = """
-import json, sys, numpy as np, keras
-import keras_archs  # registers the custom layers; no custom_objects are passed
-results = {}
-for item in json.loads(sys.argv[1]):
-    model = keras.saving.load_model(item["path"], safe_mode=True)
-    data = np.load(item["inputs"], allow_pickle=False)
-    keys = sorted(data.files)
-    x = data["x"] if keys == ["x"] else {k: data[k] for k in keys}
-    out = model(x, training=False)
-    if isinstance(out, dict):
-        out = {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
-    elif isinstance(out, (list, tuple)):
-        out = {str(i): keras.ops.convert_to_numpy(v) for i, v in enumerate(out)}
-    else:
-        out = {"y": keras.ops.convert_to_numpy(out)}
-    np.savez(item["outputs"], **out)
-    results[item["name"]] = item["outputs"]
-    del model, out
-    keras.backend.clear_session()  # one model at a time in memory
-print(json.dumps(results))
-"""
 
 
 def save_inputs(path, inputs):
@@ -166,21 +146,30 @@ def load_outputs(path):
     return {k: data[k] for k in keys}
 
 
-def reload_in_fresh_process(items, backend=None, **env):
-    """Loads each saved `.keras` file in one new interpreter (safe_mode=True, no
+def reload_in_fresh_process(items, backend=None):
+    """Loads each saved `.keras` file in another interpreter (safe_mode=True, no
     custom_objects; importing keras_archs registers its layers) and returns its outputs.
 
     items: dicts with name, path (.keras), inputs (.npz) and outputs (.npz to write).
+    See `tests.harness.reload_in_fresh_process`, which this forwards to.
     """
-    code = f"import sys\nsys.argv = ['x', {json.dumps(json.dumps(items))}]\n" + LOAD_AND_PREDICT
-    run_python(code, backend=backend, **env)
-    return {item["name"]: load_outputs(item["outputs"]) for item in items}
+    from tests.harness import reload_in_fresh_process as reload
+
+    return reload(items, backend=backend)
+
+
+def numpy_preprocess(images, mode):
+    """keras.applications' NumPy `preprocess_input` for a registry `preprocessing` mode
+    ("caffe", "tf", "torch"), or pixels scaled to [0, 1] ("scale", None)."""
+    if mode in ("caffe", "tf", "torch"):
+        return keras.applications.imagenet_utils.preprocess_input(images, mode=mode)
+    return images / 255.0
 
 
 def family_representatives():
     """The smallest registered model of each family (by reference parameter count).
 
-    The JAX and torch runs train these (tests/backend_check.py): compiling the training
+    The JAX and torch checks train these (tests/test_models.py): compiling the training
     step of every deep CNN there costs minutes each on 2 cores (JAX, DenseNet-121: over
     500 s on a loaded CPU), and a family's larger sizes repeat the same blocks.
     """
@@ -197,11 +186,10 @@ def family_representatives():
     return sorted(name for _, name in best.values())
 
 
-# The issues' "within N minutes on a 2-core CPU" budgets hold for a run that has the two
-# cores to itself (the recipes' docstrings give those timings). In the suite two pytest-xdist
-# workers share the cores, and the JAX/torch runs (tests/conftest.py) take a low-priority
-# share as well: BERT's 1,700 steps took 241 s alone and 474 s and 521 s in two CI runs
-# (2.2x). A timed test's wall-clock bound is the budget times this factor, and its quality
-# bar is set by a fixed number of steps or epochs, so the result does not depend on how
-# busy the machine is.
+# The "within N minutes on a 2-core CPU" budgets hold for a run that has the two cores to
+# itself (the recipes' docstrings give those timings). In CI two pytest-xdist workers share
+# the cores: BERT's 1,700 steps took 241 s alone and 474 s and 521 s in two CI runs (2.2x).
+# A timed test's wall-clock bound is the budget times this factor, and its quality bar is
+# set by a fixed number of steps or epochs, so the result does not depend on how busy the
+# machine is.
 SHARED_CPU_SLACK = 2.5

@@ -1,8 +1,12 @@
-"""Shared checks for the ImageNet CNN builders (issue 4): pyramids, inputs, memorisation."""
+"""Shared checks for the ImageNet CNN builders: feature pyramids, memorisation.
+
+keras.applications' input contract (any size without the top, 1 and 4 channels,
+input_tensor, pooling, classifier_activation, bad input, channels_first) is checked for
+every image model of the registry by tests/test_input_contract.py.
+"""
 
 import keras
 import numpy as np
-import pytest
 
 import keras_archs
 from keras_archs.registry import get_spec
@@ -20,41 +24,6 @@ def check_feature_pyramid(name, expected_layers, size=64, expected_sizes=None):
         assert model.output[key] is layer_output
         assert tuple(model.output[key].shape[1:3]) == (expected, expected), key
     return model
-
-
-def check_inputs(builder, size=32, channels_out=None):
-    """keras.applications input behaviour with weights=None (issue 4, item 5)."""
-    # Any size without the top.
-    model = builder(weights=None, include_top=False, input_shape=(None, None, 3))
-    assert tuple(model.input.shape) == (None, None, None, 3)
-    for s in (size, size + 16):
-        y = model(np.zeros((1, s, s, 3), "float32"))
-        assert y.shape[0] == 1 and y.ndim == 4
-    if channels_out is not None:
-        assert y.shape[-1] == channels_out
-    # 1 and 4 channels, pooling, classes.
-    for channels in (1, 4):
-        m = builder(weights=None, input_shape=(size, size, channels), classes=5)
-        assert tuple(m.output.shape) == (None, 5)
-    for pooling in ("avg", "max"):
-        m = builder(weights=None, include_top=False, pooling=pooling, input_shape=(size, size, 3))
-        assert m.output.ndim == 2
-    # input_tensor: the model is built on it.
-    tensor = keras.Input((size, size, 3), name="given")
-    m = builder(weights=None, input_tensor=tensor, classes=3)
-    assert m.inputs[0] is tensor and tuple(m.output.shape) == (None, 3)
-    keras.backend.clear_session()
-
-
-def check_bad_inputs(builder, min_size):
-    with pytest.raises(ValueError, match=f"at least {min_size}x{min_size}"):
-        builder(weights=None, include_top=False, input_shape=(min_size - 1, min_size, 3))
-    with pytest.raises(ValueError, match="pooling must be one of"):
-        builder(weights=None, include_top=False, pooling="mean")
-    with pytest.raises(ValueError, match="classifier_activation"):
-        builder(weights=None, classifier_activation="no_such_activation")
-    with pytest.raises(TypeError, match="features_only"):
-        builder(weights=None, features_only="yes")
 
 
 def memorises(model, input_shape, jit_compile, preprocess, steps=12, learning_rate=1e-3):

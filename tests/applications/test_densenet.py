@@ -10,9 +10,7 @@ from keras_archs.applications import DenseNet, DenseNet121, DenseNet169, densene
 from keras_archs.layers import DenseBlock, TransitionBlock
 from keras_archs.registry import get_spec
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
@@ -77,11 +75,6 @@ def test_channels_first_pyramid_same_parameters_and_outputs():
             atol=1e-5,
         )
     keras.backend.clear_session()
-
-
-def test_inputs_like_keras_applications():
-    check_inputs(DenseNet121, channels_out=1024)
-    check_bad_inputs(DenseNet121, min_size=32)
 
 
 @pytest.mark.parametrize("builder", ["DenseNet121", "DenseNet201"])

@@ -11,9 +11,7 @@ from keras_archs.applications import InceptionV1, InceptionV3, inception_v1, inc
 from keras_archs.layers import FactorizedConv2D, InceptionModule
 from keras_archs.registry import get_spec
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
@@ -200,12 +198,6 @@ def test_channels_first_input_shape_and_pyramid():
     assert tuple(model.output["P5"].shape) == (None, 1024, 2, 2)
     assert keras.config.image_data_format() == "channels_last"  # restored
     keras.backend.clear_session()
-
-
-def test_inputs_like_keras_applications():
-    check_inputs(InceptionV1, size=32, channels_out=1024)
-    check_bad_inputs(InceptionV1, min_size=32)
-    check_bad_inputs(InceptionV3, min_size=75)
 
 
 def test_registered_preprocessing_is_tf_mode():

@@ -9,9 +9,7 @@ from keras.applications import mobilenet as ka_mobilenet
 from keras_archs.applications import MobileNet, MobileNetV2, mobilenet
 from keras_archs.layers import DepthwiseSeparableConv2D
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
@@ -76,12 +74,6 @@ def test_width_multiplier_counts_equal_keras_applications(builder, alpha, expect
 )
 def test_feature_pyramid(name, features):
     check_feature_pyramid(name, features)
-
-
-@pytest.mark.parametrize("builder,channels", [(MobileNet, 1024), (MobileNetV2, 1280)])
-def test_inputs_like_keras_applications(builder, channels):
-    check_inputs(builder, channels_out=channels)
-    check_bad_inputs(builder, min_size=32)
 
 
 def test_default_name_and_imagenet_size_follow_keras_applications():

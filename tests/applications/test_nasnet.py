@@ -9,9 +9,7 @@ from keras.src.applications import nasnet as ka_nasnet
 from keras_archs.applications import NASNet, NASNetMobile, nasnet
 from keras_archs.layers import DepthwiseSeparableConv2D
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
@@ -77,18 +75,6 @@ def test_feature_pyramid():
         "nasnet_mobile", nasnet.feature_layers(4), size=64, expected_sizes=[31, 16, 8, 4, 2]
     )
     assert nasnet.feature_layers(6)["P4"] == "normal_concat_12"
-
-
-def test_inputs_like_keras_applications():
-    check_inputs(NASNetMobile, size=32, channels_out=1056)
-    check_bad_inputs(NASNetMobile, min_size=32)
-    # keras.applications' NASNetMobile defaults to 224x224 also without the top; NASNet
-    # defaults to its default_size with the top.
-    assert tuple(NASNetMobile(weights=None, include_top=False).input.shape) == (None, 224, 224, 3)
-    assert tuple(NASNetMobile(weights=None).input.shape) == (None, 224, 224, 3)
-    assert tuple(NASNet(weights=None, **SMALL).input.shape) == (None, 331, 331, 3)
-    assert tuple(NASNet(weights=None, include_top=False, **SMALL).input.shape) == (None,) * 3 + (3,)
-    keras.backend.clear_session()
 
 
 @pytest.mark.parametrize(

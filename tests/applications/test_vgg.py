@@ -12,9 +12,7 @@ from keras_archs.applications import VGG16, VGG19, vgg
 from keras_archs.registry import get_spec
 from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL, imagenet_weights_info
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.weights.ka_files import randomize
@@ -63,11 +61,6 @@ def test_channels_first_same_parameters_and_outputs():
     assert got.shape == (2, 512, 2, 2) and np.abs(expected).max() > 1e-2
     np.testing.assert_allclose(np.transpose(got, (0, 2, 3, 1)), expected, atol=1e-5)
     keras.backend.clear_session()
-
-
-def test_inputs_like_keras_applications():
-    check_inputs(VGG16, channels_out=512)
-    check_bad_inputs(VGG16, min_size=32)
 
 
 def test_top_needs_a_fixed_size():

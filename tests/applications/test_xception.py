@@ -9,9 +9,7 @@ from keras_archs.applications import Xception, xception
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import get_spec
 from tests.applications.cnn_checks import (
-    check_bad_inputs,
     check_feature_pyramid,
-    check_inputs,
     memorises,
 )
 from tests.applications.ka_parity import (  # noqa: F401 (fixture)
@@ -70,11 +68,6 @@ def test_channels_first_same_parameters_and_outputs():
     assert np.abs(expected).max() > 1e-2  # a real signal, not zeros
     np.testing.assert_allclose(got, expected, atol=1e-5)
     keras.backend.clear_session()
-
-
-def test_inputs_like_keras_applications():
-    check_inputs(Xception, size=71, channels_out=2048)
-    check_bad_inputs(Xception, min_size=71)
 
 
 def test_same_imagenet_download_as_keras_applications(recorded_downloads):  # noqa: F811
