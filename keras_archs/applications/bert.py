@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_archs.applications import _presets
 from keras_archs.layers import (
     SegmentEmbedding,
     TokenAndPositionEmbedding,
@@ -34,7 +35,6 @@ from keras_archs.layers import (
 )
 from keras_archs.registry import register_model
 from keras_archs.validation import (
-    check_choice,
     check_positive_int,
     check_positive_int_or_none,
     check_rate,
@@ -89,29 +89,7 @@ LAYER_NORM_EPSILON = 1e-12  # BERT's (and keras-hub's) LayerNormalization epsilo
 
 def _resolve(preset, given):
     """The preset's configuration overridden by the arguments given, checked."""
-    check_choice("preset", preset, (*PRESETS, None))
-    config = dict(PRESETS[preset]) if preset else dict(_DEFAULTS)
-    config.update({k: v for k, v in given.items() if v is not None})
-    missing = [k for k in _ARGS if k not in config]
-    if missing:
-        raise ValueError(f"BERT needs {', '.join(missing)} (or a preset such as 'bert_tiny').")
-    for key in (
-        "vocabulary_size",
-        "num_layers",
-        "num_heads",
-        "hidden_dim",
-        "intermediate_dim",
-        "max_sequence_length",
-        "num_segments",
-    ):
-        config[key] = check_positive_int(key, config[key])
-    config["dropout"] = check_rate("dropout", config["dropout"])
-    if config["hidden_dim"] % config["num_heads"]:
-        raise ValueError(
-            f"num_heads must divide hidden_dim; got num_heads={config['num_heads']} and "
-            f"hidden_dim={config['hidden_dim']}."
-        )
-    return config
+    return _presets.resolve("BERT", PRESETS, _DEFAULTS, preset, given, "bert_tiny")
 
 
 def _initializer():

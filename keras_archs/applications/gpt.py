@@ -28,10 +28,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_archs.applications import _presets
 from keras_archs.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
 from keras_archs.registry import register_model
 from keras_archs.validation import (
-    check_choice,
     check_float,
     check_int,
     check_positive_float,
@@ -82,28 +82,8 @@ _PAPER = "Radford et al., Language Models are Unsupervised Multitask Learners (G
 
 def _resolve(preset, given):
     """The preset's configuration overridden by the arguments given, checked."""
-    check_choice("preset", preset, (*PRESETS, None))
-    config = dict(PRESETS[preset]) if preset else {"dropout": 0.1}  # keras-hub's default
-    config.update({k: v for k, v in given.items() if v is not None})
-    missing = [k for k in _ARGS if k not in config]
-    if missing:
-        raise ValueError(f"GPT needs {', '.join(missing)} (or a preset such as 'gpt_mini').")
-    for key in (
-        "vocabulary_size",
-        "num_layers",
-        "num_heads",
-        "hidden_dim",
-        "intermediate_dim",
-        "max_sequence_length",
-    ):
-        config[key] = check_positive_int(key, config[key])
-    config["dropout"] = check_rate("dropout", config["dropout"])
-    if config["hidden_dim"] % config["num_heads"]:
-        raise ValueError(
-            f"num_heads must divide hidden_dim; got num_heads={config['num_heads']} and "
-            f"hidden_dim={config['hidden_dim']}."
-        )
-    return config
+    # Without a preset, dropout defaults to keras-hub's 0.1.
+    return _presets.resolve("GPT", PRESETS, {"dropout": 0.1}, preset, given, "gpt_mini")
 
 
 def _gpt_initializer(stddev):
