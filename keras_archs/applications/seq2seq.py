@@ -117,6 +117,8 @@ def _seq2seq(
         "epochs": 20,
         "batch_size": 128,
         "learning_rate": 3e-3,
+        # The paper's norm-5 clip is not yet measured on the addition task.
+        "clipnorm": None,
     },
 )
 def Seq2Seq(

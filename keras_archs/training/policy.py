@@ -1,20 +1,31 @@
 """XLA and mixed-precision choices per model, backend and device, from measurements.
 
 `jit_compile` and the dtype policy are not assumed: XLA and bfloat16 speed some models
-up and slow others down (on a CPU, XLA halved AlexNet's training steps per second), so
-they are chosen by this table, and each row cites the measurement behind it (the
-benchmarks in `scripts/` reproduce them). The first matching row wins.
+up and slow others down (on a CPU, XLA halved AlexNet's training steps per second, and
+bfloat16 halved MobileNetV2's on a CPU with bfloat16 matrix units), so they are chosen
+by the tables below, and each row cites the measurement behind it (the benchmarks in
+`scripts/` reproduce them). The first matching row wins.
+
+What the machine can do is read at run time, never assumed: the CPU's instruction
+flags from /proc/cpuinfo (`cpu_flags`) and the GPU's compute capability from the
+active backend (`gpu_capability`). A precision row that asks for bfloat16 applies only
+where the hardware computes it natively (`bf16_capable`): AVX512-BF16 or AMX-BF16 on a
+CPU, compute capability 8.0 (Ampere) or newer on an NVIDIA GPU.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import warnings
 from typing import NamedTuple
 
 from keras_archs.validation import check_choice, check_string
 
 DEVICES = ("cpu", "gpu")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+JIT_CHOICES = ("auto", "on", "off")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,50 +35,110 @@ class Policy:
     reason: str
 
 
-class _Rule(NamedTuple):
+class _JitRule(NamedTuple):
     model: str  # fnmatch pattern over registry names
     backend: str  # fnmatch pattern over keras.backend.backend()
     device: str  # "cpu", "gpu" or "*"
     jit_compile: bool
+    evidence: str
+    warn_if_forced: bool = False  # forcing XLA on here was measured to be far slower
+
+
+class _PrecisionRule(NamedTuple):
+    family: str  # fnmatch pattern over registry families ("*" also matches unregistered)
+    backend: str
+    device: str
+    needs: str  # hardware the row needs: "bf16", "fp16" (float16 tensor cores) or ""
     dtype_policy: str
     evidence: str
 
 
 # fmt: off
 _CUDNN_RNN = "cuDNN-backed RNN on TensorFlow GPU: no XLA kernel exists for it"
-_RULES = [
+_JIT_RULES = [
     # XLA has no kernel for the fused cuDNN LSTM/GRU that TensorFlow picks on GPU.
-    _Rule("*rnn*", "tensorflow", "gpu", False, "float32", _CUDNN_RNN),
-    _Rule("seq2seq", "tensorflow", "gpu", False, "float32", _CUDNN_RNN),
-    _Rule("lenet5", "tensorflow", "cpu", False, "float32",
-          "scripts/bench_policy.py lenet5 --steps 200 (2-core CPU, 32x32x1, batch 32): "
-          "XLA 0.70x and mixed_bfloat16 0.89x the steps/s of float32 graph mode"),
-    _Rule("alexnet", "tensorflow", "cpu", False, "float32",
-          "scripts/bench_policy.py alexnet --steps 10 (2-core CPU, 63x63x1, batch 32): "
-          "XLA 0.50x and mixed_bfloat16 1.00x the steps/s of float32 graph mode"),
+    _JitRule("*rnn*", "tensorflow", "gpu", False, _CUDNN_RNN),
+    _JitRule("seq2seq", "tensorflow", "gpu", False, _CUDNN_RNN),
+    # XLA's CPU depthwise convolution is the slow path of MobileNet.
+    _JitRule("mobilenet*", "tensorflow", "cpu", False,
+             "MobileNet training on a CPU was 13x slower with XLA than in graph mode",
+             warn_if_forced=True),
+    _JitRule("lenet5", "tensorflow", "cpu", False,
+             "scripts/bench_policy.py lenet5 --steps 200 (2-core CPU, 32x32x1, batch 32): "
+             "XLA 0.70x the steps/s of float32 graph mode"),
+    _JitRule("alexnet", "tensorflow", "cpu", False,
+             "scripts/bench_policy.py alexnet --steps 10 (2-core CPU, 63x63x1, batch 32): "
+             "XLA 0.50x the steps/s of float32 graph mode"),
     # Attention models on a CPU: XLA's gain on a lone step does not survive a real run.
-    _Rule("gpt*", "tensorflow", "cpu", False, "float32",
-          "applications/gpt_python_stdlib.py, 800 steps (2-core CPU, gpt_mini, batch 32 x "
-          "64): 153 s with XLA, 153 s without (partly sharing the cores); "
-          "scripts/bench_gpt.py (batch 8 x 128): XLA 20.0k vs graph 17.4k tokens/s"),
-    _Rule("transformer", "tensorflow", "cpu", False, "float32",
-          "applications/transformer_addition.py (2-core CPU), 2 epochs: XLA 62 s vs graph "
-          "37 s; compiling the training step and greedy decoding costs more than the 8% it "
-          "saves per later epoch (12 s vs 13 s)"),
-    _Rule("bert*", "tensorflow", "cpu", False, "float32",
-          "applications/bert_pretrain_python_stdlib.py, 300 steps (2-core CPU, bert_tiny, "
-          "batch 64 x 64): XLA 54.7 s vs graph 52.7 s; scripts/bench_bert.py (batch 32 x "
-          "128): 305 ms per step either way"),
+    _JitRule("gpt*", "tensorflow", "cpu", False,
+             "applications/gpt_python_stdlib.py, 800 steps (2-core CPU, gpt_mini, batch 32 x "
+             "64): 153 s with XLA, 153 s without (partly sharing the cores); "
+             "scripts/bench_gpt.py (batch 8 x 128): XLA 20.0k vs graph 17.4k tokens/s"),
+    _JitRule("transformer", "tensorflow", "cpu", False,
+             "applications/transformer_addition.py (2-core CPU), 2 epochs: XLA 62 s vs graph "
+             "37 s; compiling the training step and greedy decoding costs more than the 8% it "
+             "saves per later epoch (12 s vs 13 s)"),
+    _JitRule("bert*", "tensorflow", "cpu", False,
+             "applications/bert_pretrain_python_stdlib.py, 300 steps (2-core CPU, bert_tiny, "
+             "batch 64 x 64): XLA 54.7 s vs graph 52.7 s; scripts/bench_bert.py (batch 32 x "
+             "128): 305 ms per step either way"),
     # Defaults.
-    _Rule("*", "jax", "*", True, "float32", "JAX always compiles with XLA"),
-    _Rule("*", "torch", "*", False, "float32", "torch backend: XLA is not used"),
-    _Rule("*", "tensorflow", "gpu", True, "mixed_bfloat16",
-          "GPU default, not yet measured here (no GPU in the sessions so far): XLA fuses "
-          "elementwise ops and bfloat16 uses tensor cores"),
-    _Rule("*", "*", "cpu", False, "float32",
-          "CPU default: XLA was slower or no faster in every CPU measurement above "
-          "(lenet5 0.70x, alexnet 0.50x, gpt, transformer and bert no gain)"),
-    _Rule("*", "*", "*", False, "float32", "fallback"),
+    _JitRule("*", "jax", "*", True,
+             "JAX always compiles with XLA (without jit every op is compiled and dispatched "
+             "alone)"),
+    _JitRule("*", "torch", "*", False, "torch backend: XLA is not used"),
+    _JitRule("*", "tensorflow", "gpu", True,
+             "GPU default, not yet measured here (no GPU in the sessions so far): XLA fuses "
+             "elementwise ops"),
+    _JitRule("*", "*", "cpu", False,
+             "CPU default: XLA was slower or no faster in every CPU measurement above "
+             "(lenet5 0.70x, alexnet 0.50x, mobilenet 1/13, gpt, transformer and bert no "
+             "gain)"),
+    _JitRule("*", "*", "*", False, "fallback"),
+]
+
+# CPU rows: float32 and mixed_bfloat16 copies of a model trained (Adam, synthetic data,
+# TensorFlow graph mode, no XLA) in one process, in alternating rounds whose order flips
+# every round, on a shared 2-core "Intel(R) Xeon(R) Processor" with amx_bf16 and
+# avx512_bf16, 2026-12-02; the ratio is that of the median steps/s. A lone bfloat16
+# matmul (2048x2048) ran 3.8x faster than float32 there (594 vs 157 GFLOP/s), yet no
+# model trained faster, so every family measured stays float32 on a CPU.
+_MEASURED_ON = "2-core Intel(R) Xeon(R) Processor, amx_bf16, TF graph mode, 2026-12-02"
+_PRECISION_RULES = [
+    _PrecisionRule("mobilenet", "tensorflow", "cpu", "", "float32",
+                   f"mobilenet_v2 64x64 batch 16: mixed_bfloat16 0.49x the steps/s of float32 "
+                   f"(2.21 vs 4.52, 5 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("vgg", "tensorflow", "cpu", "", "float32",
+                   f"vgg16 32x32 batch 16: mixed_bfloat16 1.00x float32 (1.13 vs 1.13 steps/s, "
+                   f"9 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("inception", "tensorflow", "cpu", "", "float32",
+                   f"inception_v3 75x75 batch 16: mixed_bfloat16 0.98x float32 (1.89 vs 1.92 "
+                   f"steps/s, 9 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("resnet", "tensorflow", "cpu", "", "float32",
+                   f"resnet18 64x64 batch 16: mixed_bfloat16 1.00x float32 (2.28 vs 2.29 "
+                   f"steps/s, 5 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("densenet", "tensorflow", "cpu", "", "float32",
+                   f"densenet121 64x64 batch 16: mixed_bfloat16 0.99x float32 (0.87 vs 0.88 "
+                   f"steps/s, 5 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("lenet", "tensorflow", "cpu", "", "float32",
+                   f"lenet5 32x32x1 batch 32: mixed_bfloat16 1.00x float32 (115.97 vs 116.07 "
+                   f"steps/s, 5 alternating rounds; {_MEASURED_ON}); "
+                   "scripts/bench_policy.py lenet5 --steps 200: 0.89x"),
+    _PrecisionRule("alexnet", "tensorflow", "cpu", "", "float32",
+                   "scripts/bench_policy.py alexnet --steps 10 (2-core CPU, 63x63x1, batch 32): "
+                   "mixed_bfloat16 1.00x the steps/s of float32 graph mode"),
+    # GPUs: the tensor cores' published throughput, not yet measured here (no GPU in the
+    # sessions so far). Keras 3 scales the loss by itself under mixed_float16 (compile
+    # wraps the optimizer in a LossScaleOptimizer); bfloat16 needs no loss scaling.
+    _PrecisionRule("*", "*", "gpu", "bf16", "mixed_bfloat16",
+                   "GPU of compute capability >= 8.0, not yet measured here: bfloat16 runs on "
+                   "the tensor cores at float16's rate without loss scaling"),
+    _PrecisionRule("*", "*", "gpu", "fp16", "mixed_float16",
+                   "GPU of compute capability 7.x (no bfloat16 tensor cores), not yet measured "
+                   "here: float16 tensor cores, loss scaled by Keras automatically"),
+    # The fallback; its reason is worded by `_precision` (no bfloat16 hardware, or no
+    # measurement for the family).
+    _PrecisionRule("*", "*", "*", "", "float32", "not measured"),
 ]
 # fmt: on
 
@@ -95,18 +166,319 @@ def current_device() -> str:
     return "cpu"
 
 
-def choose_policy(model_name: str, backend: str | None = None, device: str | None = None):
-    """The `Policy` (jit_compile, dtype_policy, reason) for a model on a backend and device."""
+def parse_cpu_flags(text: str) -> frozenset:
+    """The instruction flags of the first processor in a /proc/cpuinfo text (x86's
+    "flags" line, ARM's "Features" line); empty when there is none."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be the text of /proc/cpuinfo (a str); got text={text!r}.")
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def parse_cpu_model(text: str) -> str | None:
+    """The "model name" of the first processor in a /proc/cpuinfo text, or None."""
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "model name":
+            return value.strip() or None
+    return None
+
+
+def _read_cpuinfo(path="/proc/cpuinfo") -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""  # not Linux, or no /proc: nothing is known about the CPU
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset:
+    """This machine's CPU flags, read now from /proc/cpuinfo (empty set if unavailable)."""
+    return parse_cpu_flags(_read_cpuinfo(path))
+
+
+def cpu_model(path: str = "/proc/cpuinfo") -> str | None:
+    """This machine's CPU model name, read now from /proc/cpuinfo (None if unavailable)."""
+    return parse_cpu_model(_read_cpuinfo(path))
+
+
+def gpu_capability(backend: str | None = None) -> tuple | None:
+    """(major, minor) compute capability of the first GPU the active backend sees, or
+    None without one (or where the backend does not report it)."""
     import keras
 
-    check_string("model_name", model_name)
-    backend = check_string("backend", backend or keras.backend.backend())
+    backend = backend or keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                capability = tf.config.experimental.get_device_details(gpus[0])
+                capability = capability.get("compute_capability")
+                return tuple(int(v) for v in capability) if capability else None
+        elif backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            capability = getattr(gpus[0], "compute_capability", None) if gpus else None
+            if capability:
+                return tuple(int(v) for v in str(capability).split(".")[:2])
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return tuple(int(v) for v in torch.cuda.get_device_capability(0))
+    except (ImportError, RuntimeError, ValueError):
+        pass
+    return None
+
+
+# The module functions above, for the functions below whose arguments share their names.
+_detect_cpu_flags = cpu_flags
+_detect_gpu_capability = gpu_capability
+
+
+def _check_capability(value):
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        raise ValueError(
+            f"gpu_capability must be a (major, minor) pair of integers >= 0 or None; "
+            f"got gpu_capability={value!r}."
+        )
+    return tuple(value)
+
+
+def _check_flags(value):
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise TypeError(
+            f"cpu_flags must be a set of flag strings (as cpu_flags() returns) or None; "
+            f"got cpu_flags={value!r}."
+        )
+    return frozenset(value)
+
+
+def _hardware(device, cpu_flags, gpu_capability):
+    """(device, flags or None, capability or None), reading what was not given."""
+    import keras
+
     device = check_choice("device", device or current_device(), DEVICES)
-    for rule in _RULES:
+    cpu_flags = _check_flags(cpu_flags)
+    gpu_capability = _check_capability(gpu_capability)
+    if device == "cpu" and cpu_flags is None:
+        cpu_flags = _detect_cpu_flags()
+    if device == "gpu" and gpu_capability is None:
+        gpu_capability = _detect_gpu_capability(keras.backend.backend())
+    return device, cpu_flags, gpu_capability
+
+
+def bf16_capable(device=None, cpu_flags=None, gpu_capability=None) -> bool:
+    """Whether `device` computes bfloat16 natively: a CPU with avx512_bf16 or amx_bf16,
+    a GPU of compute capability >= (8, 0). What is not given is read from the machine."""
+    device, cpu_flags, gpu_capability = _hardware(device, cpu_flags, gpu_capability)
+    if device == "cpu":
+        return any(flag in cpu_flags for flag in BF16_CPU_FLAGS)
+    return gpu_capability is not None and gpu_capability >= (8, 0)
+
+
+def _fp16_capable(device, gpu_capability):
+    # float16 tensor cores arrived with compute capability 7.0 (Volta).
+    return device == "gpu" and gpu_capability is not None and gpu_capability >= (7, 0)
+
+
+def _family(model_name):
+    from keras_archs.registry import get_spec
+
+    try:
+        return get_spec(model_name).family
+    except ValueError:
+        return None  # not registered: only the "*" rows apply
+
+
+def _precision_rule(model_name, backend, device, cpu_flags, gpu_capability):
+    family = _family(model_name)
+    capable = {
+        "": True,
+        "bf16": bf16_capable(device, cpu_flags, gpu_capability),
+        "fp16": _fp16_capable(device, gpu_capability),
+    }
+    for rule in _PRECISION_RULES:
+        if (
+            (rule.family == "*" or (family is not None and fnmatch.fnmatch(family, rule.family)))
+            and fnmatch.fnmatch(backend, rule.backend)
+            and rule.device in ("*", device)
+            and capable[rule.needs]
+        ):
+            return rule
+    raise AssertionError("the last precision rule matches everything")
+
+
+def _precision(model_name, precision, backend, device, cpu_flags, gpu_capability):
+    """(dtype policy, reason)."""
+    check_choice("precision", precision, PRECISIONS)
+    if precision == "auto":
+        rule = _precision_rule(model_name, backend, device, cpu_flags, gpu_capability)
+        if rule is not _PRECISION_RULES[-1]:
+            return rule.dtype_policy, rule.evidence
+        if device == "gpu" and gpu_capability is None:
+            return "float32", "float32: the GPU's compute capability is unknown"
+        if device == "gpu":
+            return "float32", (
+                f"float32: compute capability {gpu_capability} has neither bfloat16 nor "
+                "float16 tensor cores"
+            )
+        if not bf16_capable(device, cpu_flags, gpu_capability):
+            return "float32", f"float32: this CPU has neither {' nor '.join(BF16_CPU_FLAGS)}"
+        family = _family(model_name) or model_name
+        return "float32", (
+            f"float32: bfloat16 not measured for {family!r} on {backend}/{device} (not measured)"
+        )
+    reason = f"{precision} as requested"
+    # An explicit choice is honoured: the run is correct either way, only slower where
+    # the hardware emulates the format, so this warns instead of refusing.
+    if precision == "mixed_bfloat16" and not bf16_capable(device, cpu_flags, gpu_capability):
+        what = (
+            f"this CPU has neither {' nor '.join(BF16_CPU_FLAGS)}"
+            if device == "cpu"
+            else f"this GPU's compute capability ({gpu_capability}) is not >= (8, 0)"
+        )
+        warnings.warn(
+            f"precision='mixed_bfloat16' was requested but {what}: bfloat16 is emulated "
+            "there and usually slower than float32.",
+            stacklevel=3,
+        )
+        reason += f" ({what})"
+    elif precision == "mixed_float16" and not _fp16_capable(device, gpu_capability):
+        warnings.warn(
+            f"precision='mixed_float16' was requested on a {device} without float16 tensor "
+            "cores (a GPU of compute capability >= 7.0): it is usually slower than float32 "
+            "there.",
+            stacklevel=3,
+        )
+        reason += " (no float16 tensor cores)"
+    return precision, reason
+
+
+def _jit(model_name, jit, backend, device):
+    """(jit_compile, reason)."""
+    check_choice("jit", jit, JIT_CHOICES)
+    for rule in _JIT_RULES:
         if (
             fnmatch.fnmatch(model_name, rule.model)
             and fnmatch.fnmatch(backend, rule.backend)
             and rule.device in ("*", device)
         ):
-            return Policy(rule.jit_compile, rule.dtype_policy, rule.evidence)
-    raise AssertionError("the last rule matches everything")
+            break
+    if jit == "auto":
+        return rule.jit_compile, rule.evidence
+    forced = jit == "on"
+    if forced and rule.warn_if_forced and not rule.jit_compile:
+        warnings.warn(
+            f"jit='on' for {model_name!r} on {backend}/{device} is honoured, but: {rule.evidence}.",
+            stacklevel=3,
+        )
+    return forced, f"jit_compile={forced} as requested"
+
+
+def _context(model_name, backend, device):
+    import keras
+
+    check_string("model_name", model_name)
+    backend = check_string("backend", backend or keras.backend.backend())
+    device = check_choice("device", device or current_device(), DEVICES)
+    return model_name, backend, device
+
+
+def choose_precision(
+    model_name: str,
+    precision: str = "auto",
+    backend: str | None = None,
+    device: str | None = None,
+    cpu_flags=None,
+    gpu_capability=None,
+) -> str:
+    """The dtype policy name for a model on a backend and device.
+
+    "auto" gives "mixed_bfloat16" only where the hardware computes bfloat16 natively
+    (`bf16_capable`) and a measurement in the table showed it faster for the model's
+    family on that device; "mixed_float16" on GPUs of compute capability 7.x (Keras
+    3's `compile` then wraps the optimizer in a `LossScaleOptimizer`, so the loss is
+    scaled automatically); "float32" otherwise. An explicit "float32",
+    "mixed_bfloat16" or "mixed_float16" is returned as given, with a warning where the
+    hardware would emulate it. `cpu_flags` and `gpu_capability` default to what this
+    machine reports now.
+    """
+    model_name, backend, device = _context(model_name, backend, device)
+    device, cpu_flags, gpu_capability = _hardware(device, cpu_flags, gpu_capability)
+    return _precision(model_name, precision, backend, device, cpu_flags, gpu_capability)[0]
+
+
+def choose_jit(
+    model_name: str, jit: str = "auto", backend: str | None = None, device: str | None = None
+) -> bool:
+    """Whether to compile the training step with XLA: "auto" follows the measured table
+    (MobileNet never on a CPU), "on"/"off" are honoured ("on" warns where the table
+    measured XLA far slower)."""
+    model_name, backend, device = _context(model_name, backend, device)
+    return _jit(model_name, jit, backend, device)[0]
+
+
+def choose_policy(
+    model_name: str,
+    backend: str | None = None,
+    device: str | None = None,
+    *,
+    jit: str = "auto",
+    precision: str = "auto",
+    cpu_flags=None,
+    gpu_capability=None,
+) -> Policy:
+    """The `Policy` (jit_compile, dtype_policy, reason) for a model on a backend and device."""
+    model_name, backend, device = _context(model_name, backend, device)
+    device, cpu_flags, gpu_capability = _hardware(device, cpu_flags, gpu_capability)
+    jit_compile, jit_reason = _jit(model_name, jit, backend, device)
+    dtype_policy, precision_reason = _precision(
+        model_name, precision, backend, device, cpu_flags, gpu_capability
+    )
+    reason = f"XLA: {jit_reason}; precision: {precision_reason}"
+    return Policy(jit_compile, dtype_policy, reason)
+
+
+def describe_policy(
+    model_name: str,
+    backend: str | None = None,
+    device: str | None = None,
+    *,
+    jit: str = "auto",
+    precision: str = "auto",
+    cpu_flags=None,
+    gpu_capability=None,
+) -> str:
+    """One line for the start of a run: XLA on/off, the dtype policy, and why."""
+    import keras
+
+    backend = backend or keras.backend.backend()
+    device = device or current_device()
+    policy = choose_policy(
+        model_name,
+        backend,
+        device,
+        jit=jit,
+        precision=precision,
+        cpu_flags=cpu_flags,
+        gpu_capability=gpu_capability,
+    )
+    return (
+        f"{model_name} on {backend}/{device}: jit_compile={policy.jit_compile}, "
+        f"dtype policy {policy.dtype_policy}. {policy.reason}."
+    )
