@@ -33,6 +33,8 @@ _LOADERS: dict[str, Callable[..., DatasetBundle]] = {}
 TFDS_HOST = ("storage.googleapis.com", 443)
 # The options `load_dataset` itself takes; a loader receives those it declares.
 COMMON_OPTIONS = ("input_shape", "batch_size", "validation_split", "seed", "data_dir")
+# What every image pipeline (keras_archs.data.images) also takes.
+IMAGE_OPTIONS = ("augment", "mixup", "cutmix", "drop_remainder", "preprocessing", "one_hot")
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -52,7 +54,7 @@ class DatasetBundle:
     validation_size: int | None = None
     # Sequence tasks (data/tasks.py) also say how to build and compile a model for them.
     model_kwargs: dict = dataclasses.field(default_factory=dict)
-    loss: str | None = None
+    loss: Any = None  # a Keras loss (or its name)
     metrics: tuple = ()
 
 
@@ -104,7 +106,10 @@ def load_dataset(
         name: a registered dataset (`list_datasets()`), a tensorflow-datasets name, or
             the path of an image folder with one sub-folder per class.
         input_shape: image sets: `(height, width, channels)` the images are resized
-            and converted to; pixel values are scaled to [0, 1].
+            and converted to. Image sets also take `preprocessing` (default "scale":
+            pixels in [0, 1]; or keras.applications' "caffe", "tf", "torch"),
+            `augment`, `mixup`, `cutmix`, `one_hot` and `drop_remainder`
+            (`keras_archs.data.images`).
         batch_size: batch size of both pipelines (default: the loader's, else 32).
         validation_split: fraction held out when the source has no validation split
             (default: the loader's, else 0.2).
@@ -138,8 +143,11 @@ def load_dataset(
     if name in _LOADERS:
         check_options(f"dataset {name!r}", kwargs, dataset_options(name))
         return _LOADERS[name](**kwargs)
-    # Image folders and tensorflow-datasets image sets take the common options only.
-    check_options(f"dataset {name!r}", kwargs, COMMON_OPTIONS)
+    # Image folders and tensorflow-datasets image sets take the common options and the
+    # image pipeline's (augmentation, mixing, preprocessing, label format).
+    folder = os.path.isdir(name)
+    extra = IMAGE_OPTIONS + (() if folder else ("manual_dir",))
+    check_options(f"dataset {name!r}", kwargs, COMMON_OPTIONS + extra)
     from keras_archs.data import images
 
     args = (
@@ -148,9 +156,10 @@ def load_dataset(
         0.2 if validation_split is None else validation_split,
         seed or 0,
     )
-    if os.path.isdir(name):
-        return images.load_folder(name, *args)
-    return images.load_tfds_images(name, *args, data_dir=data_dir)
+    image_kwargs = {k: v for k, v in options.items() if k in extra}
+    if folder:
+        return images.load_folder(name, *args, **image_kwargs)
+    return images.load_tfds_images(name, *args, data_dir=data_dir, **image_kwargs)
 
 
 def is_online(host=TFDS_HOST, timeout=3.0) -> bool:
