@@ -2,8 +2,9 @@
 
 keras-archs list [PATTERN]
 keras-archs info NAME
-keras-archs train NAME [--data digits] [--epochs N] [--batch-size N] [--out DIR]
-                  [--data-arg KEY=VALUE ...]
+keras-archs train NAME [--data digits] [--epochs N] [--steps-per-epoch N] [--out DIR]
+                  [--optimizer ...] [--augment ...] [--data-arg KEY=VALUE ...] ...
+keras-archs train --config RUN/run.json [--out DIR]
 keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
                    [--name NAME] [--preprocessing MODE] [--serving-config] [--example-request]
 
@@ -18,8 +19,20 @@ import sys
 
 
 def _quiet_tensorflow():
-    # Keep the log readable: TensorFlow's C++ INFO/WARNING lines say nothing actionable here.
+    """Imports Keras (and TensorFlow, when it is the backend) with their C++ start-up
+    lines (oneDNN, CUDA probing, CPU features) kept out of the CLI's output: they say
+    nothing actionable, and TensorFlow writes some of them before any log level set in
+    the environment applies."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_archs.quiet import native_stderr_silenced
+
+    with native_stderr_silenced():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # probes CUDA, which logs when absent
 
 
 def _console():
@@ -86,22 +99,33 @@ def _data_kwargs(pairs):
 
 
 def cmd_train(args):
-    from keras_archs.training import train
+    from keras_archs.training import train, train_from_config
 
-    jit = {"auto": None, "on": True, "off": False}[args.jit_compile]
-    result = train(
-        args.name,
-        data=args.data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        out=args.out,
-        jit_compile=jit,
-        dtype_policy=args.dtype_policy,
-        seed=args.seed,
-        data_kwargs=_data_kwargs(args.data_arg),
-    )
-    print(f"run folder: {result.out_dir} (model.keras, history.csv, curves.png)")
+    if args.config:
+        if args.name is not None:
+            raise ValueError(
+                f"--config repeats the run in its file; drop the model name {args.name!r} "
+                "(or drop --config)."
+            )
+        result = train_from_config(args.config, out=args.out)
+    else:
+        if args.name is None:
+            raise ValueError("train needs a model NAME (keras-archs list) or --config run.json.")
+        recipe = {k: getattr(args, k) for k in RECIPE_FLAGS}
+        result = train(
+            args.name,
+            data=args.data,
+            out=args.out,
+            mixup=args.mixup,
+            cutmix=args.cutmix,
+            steps_per_epoch=args.steps_per_epoch,
+            jit=args.jit,
+            precision=args.precision,
+            seed=args.seed,
+            data_kwargs=_data_kwargs(args.data_arg),
+            **recipe,
+        )
+    print(f"run folder: {result.out_dir} (run.json, model.keras, history.csv, curves.png)")
     print(
         f"trained in {result.seconds:.1f} s (jit_compile={result.jit_compile}, "
         f"dtype_policy={result.dtype_policy})"
@@ -113,14 +137,39 @@ def cmd_train(args):
     return 0
 
 
+# `keras-archs train` flags that override the model's training recipe.
+RECIPE_FLAGS = (
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "label_smoothing",
+    "batch_size",
+    "epochs",
+    "clipnorm",
+    "augment",
+    "input_size",
+)
+
+
 def cmd_export(args):
     from keras_archs.export import export_saved_model, load_model_file
+    from keras_archs.export.preprocessing import trained_with
     from keras_archs.export.serving import write_example_request, write_serving_config
 
     source = args.name_or_file
+    preprocessing = args.preprocessing
     if source.endswith(".keras") or os.path.isfile(source):
         model, name = load_model_file(source), args.name
         default_out = os.path.splitext(os.path.basename(source))[0]
+        # A model trained by `keras-archs train`: its run.json says what it is and how
+        # its pixels were fed in training.
+        record = trained_with(source)
+        name = name or record.get("model")
+        if preprocessing == "auto" and "preprocessing" in record:
+            preprocessing = record["preprocessing"]
+            print(f"preprocessing: {preprocessing!r}, as the model was trained (run.json)")
     else:
         import inspect
 
@@ -141,7 +190,7 @@ def cmd_export(args):
         version=args.version,
         overwrite=args.overwrite,
         name=name,
-        preprocessing=args.preprocessing,
+        preprocessing=preprocessing,
         tokenizer=tokenizer,
         max_new_tokens=args.max_new_tokens,
     )
@@ -152,7 +201,7 @@ def cmd_export(args):
             os.path.join(out, "request.json"),
             name=name,
             tokenizer=tokenizer,
-            preprocessing=args.preprocessing,
+            preprocessing=preprocessing,
         )
         model_name = os.path.basename(os.path.abspath(out))
         print(f"example request: {request}")
@@ -181,15 +230,37 @@ def build_parser():
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("train", help="train a model with model.fit and write a run folder")
-    p.add_argument("name")
+    p = sub.add_parser(
+        "train",
+        help="train a model with model.fit and write a run folder",
+        description="Train a registered model with its family's training recipe (the "
+        "paper's optimizer and schedule; flags override) and write a run folder: run.json "
+        "(the resolved configuration), model.keras, history.csv, curves.png.",
+    )
+    p.add_argument("name", nargs="?", help="registry name (keras-archs list)")
+    p.add_argument("--config", default=None, help="repeat the run of this run.json (or folder)")
     p.add_argument("--data", default=None, help="dataset name or image folder (default: digits)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--out", default=None, help="run folder (must not exist or be empty)")
-    p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
-    p.add_argument("--dtype-policy", default=None, help="e.g. float32, mixed_bfloat16")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="bound each epoch")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--input-size", type=int, default=None, help="image side, e.g. 32")
+    p.add_argument("--optimizer", default=None, help="sgd, adam, adamw or rmsprop")
+    p.add_argument("--learning-rate", type=float, default=None, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--schedule", default=None, help="constant, step, cosine or linear")
+    p.add_argument("--warmup-epochs", type=float, default=None)
+    p.add_argument("--label-smoothing", type=float, default=None)
+    p.add_argument("--clipnorm", type=float, default=None, help="gradient-norm clipping")
+    p.add_argument("--augment", default=None, help="none, basic or randaugment")
+    p.add_argument("--mixup", type=float, default=0.0, help="MixUp alpha (0: off)")
+    p.add_argument("--cutmix", type=float, default=0.0, help="CutMix alpha (0: off)")
+    p.add_argument("--jit", default="auto", help="XLA: auto (measured policy), on or off")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (measured policy), float32, mixed_bfloat16 or mixed_float16",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--data-arg",
@@ -215,8 +286,8 @@ def build_parser():
         choices=[c for c in PREPROCESSING_CHOICES if c is not None],
         default="auto",
         help="image models: what the serving graph does to 0-255 pixels; 'auto' is the "
-        "registry's mode (keras.applications' caffe/tf/torch, 'scale' = x/255); a model "
-        "trained by `keras-archs train` takes 'scale'",
+        "registry's mode (keras.applications' caffe/tf/torch, 'scale' = x/255), or for a "
+        "model.keras of `keras-archs train` the mode its run.json records",
     )
     p.add_argument(
         "--tokenizer",
@@ -236,8 +307,8 @@ def build_parser():
 
 
 def main(argv=None):
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    _quiet_tensorflow()
     try:
         return args.func(args)
     except (ValueError, TypeError, RuntimeError) as e:

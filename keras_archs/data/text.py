@@ -28,6 +28,7 @@ import os
 import sysconfig
 from typing import Any
 
+import keras
 import numpy as np
 
 from keras_archs.data.datasets import DatasetBundle, register_dataset, tfds_builder
@@ -286,7 +287,7 @@ def _language_model_bundle(corpus, batch_size, sequence_length, seed):
             "vocabulary_size": corpus.vocabulary_size,
             "max_sequence_length": sequence_length,
         },
-        loss="sparse_categorical_crossentropy_from_logits",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=("accuracy",),
     )
 
@@ -375,6 +376,6 @@ def _ted_pt_to_en(*, batch_size=64, seed=0, data_dir=None, max_length=128):
         input_shape=(max_length,),
         name="ted_hrlr_translate/pt_to_en",
         model_kwargs={"vocabulary_size": 259, "max_sequence_length": max_length},
-        loss="sparse_categorical_crossentropy_from_logits",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=("accuracy",),
     )

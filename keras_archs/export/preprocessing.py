@@ -9,11 +9,15 @@ export never infers it from layer names or a family module.
 
 The spec of a model is the registry name given (`name=`, CLI `--name`) or, for a model
 built with its builder's default name, `keras_archs.registry.find_by_model_name`; a
-model with neither needs an explicit `preprocessing=`. Note that `keras-archs train`
-feeds every image model [0, 1] pixels: export the models it trains with "scale".
+model with neither needs an explicit `preprocessing=`. A `model.keras` that `keras-archs
+train` wrote has its run's `run.json` beside it, which names the model and the
+preprocessing its training pipeline applied (`trained_with`); the CLI's "auto" uses it.
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 from keras_archs.registry import find_by_model_name, get_spec
 from keras_archs.validation import check_choice
@@ -23,6 +27,26 @@ MODES = ("caffe", "tf", "torch", "scale", "none")
 # "auto": the registry's mode. None: no image signatures (the model's own inputs).
 PREPROCESSING_CHOICES = ("auto", *MODES, None)
 _THREE_CHANNEL_MODES = ("caffe", "torch")  # per-channel ImageNet statistics (RGB)
+
+
+def trained_with(model_path):
+    """What the training run of a model file recorded: `{"model": registry name,
+    "preprocessing": mode}` from the `run.json` beside it (written by `keras-archs
+    train`), or {} when there is none or it is not such a file."""
+    record = os.path.join(os.path.dirname(os.path.abspath(model_path)), "run.json")
+    try:
+        with open(record) as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(config, dict) or not str(config.get("format", "")).startswith(
+        "keras_archs.train/"
+    ):
+        return {}
+    found = {"model": config.get("model")}
+    if config.get("preprocessing") in MODES:
+        found["preprocessing"] = config["preprocessing"]
+    return found
 
 
 def model_spec(model, name=None):

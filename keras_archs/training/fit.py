@@ -1,26 +1,66 @@
-"""The fit loop behind `keras-archs train`: data, model, policy, run folder."""
+"""The one training path behind `keras-archs train`: data, recipe, policy, run folder.
+
+`train(name, ...)` resolves a run's whole configuration before it touches data or disk:
+the model's offline defaults (registry data: dataset, input shape, task options), its
+family's training recipe (`keras_archs.training.recipes`), the XLA and precision policy
+(`keras_archs.training.policy`), then the caller's overrides. Any bad value is a
+ValueError or TypeError at that point, and no run folder is left behind. It then
+trains with `model.fit` and writes the run folder:
+
+- `run.json`: the resolved configuration (model, data, recipe, augmentation,
+  preprocessing, precision, `jit_compile`, seed, library versions).
+  `train_from_config(path)` (CLI: `keras-archs train --config run.json`) repeats it.
+- `model.keras`, `history.csv`, and `curves.png` (redrawn after every epoch).
+
+Image pipelines give the model its family's preprocessing of 0-255 pixels (the
+registry's keras.applications mode; "scale", x / 255, where the mode needs RGB and the
+input has another channel count). `run.json` records it, so `keras-archs export` of the
+run's `model.keras` serves raw pixels the way training fed them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+import math
 import os
+import platform
+import sys
 import time
 
 import keras
 
 from keras_archs.registry import get_spec
 from keras_archs.training.policy import choose_policy
+from keras_archs.training.recipes import make_optimizer, recipe_for
 from keras_archs.validation import (
-    check_bool,
+    check_choice,
+    check_float,
     check_int,
-    check_positive_float,
-    check_positive_int,
     check_string,
 )
 
+RUN_FILE = "run.json"
+RUN_FORMAT = "keras_archs.train/1"  # what `--config` checks a file is
 # Arguments of `train` that are also dataset options: given there, not in `data_kwargs`.
 _TRAIN_OWNED = ("input_shape", "batch_size", "seed")
+# `train` arguments that override fields of the recipe.
+RECIPE_ARGUMENTS = (
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "label_smoothing",
+    "batch_size",
+    "epochs",
+    "clipnorm",
+    "augment",
+    "input_size",
+)
+_IMAGE_MODES_NEEDING_RGB = ("caffe", "torch")
+_SMALL_INPUT = 64  # default inputs up to this side train as they are offline
 
 
 @dataclasses.dataclass
@@ -32,6 +72,7 @@ class TrainResult:
     seconds: float
     jit_compile: bool
     dtype_policy: str
+    config: dict
 
 
 def _claim_run_folder(out, name):
@@ -59,138 +100,427 @@ def plot_history(history: dict, path: str):
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         epochs = range(1, len(history[metric]) + 1)
-        ax.plot(epochs, history[metric], label=f"train {metric}")
+        ax.plot(epochs, history[metric], marker="o", label=f"train {metric}")
         if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+            ax.plot(epochs, history[f"val_{metric}"], marker="o", label=f"validation {metric}")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    # Written under a temporary name and renamed, so a reader never sees half a PNG.
+    fig.savefig(path + ".tmp.png", dpi=100)
     plt.close(fig)
+    os.replace(path + ".tmp.png", path)
+
+
+class _Curves(keras.callbacks.Callback):
+    """Redraws `curves.png` after every epoch, so a long run can be watched."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        plot_history(self.history, self.path)
+
+
+def training_preprocessing(spec, channels):
+    """The preprocessing of 0-255 pixels an image model is trained with: its registry
+    mode, or "scale" (x / 255) where that mode normalises RGB statistics and the input
+    has another channel count (LeNet-5 on gray digits)."""
+    mode = spec.preprocessing or "scale"
+    if mode in _IMAGE_MODES_NEEDING_RGB and channels != 3:
+        return "scale"
+    return mode
+
+
+def _versions():
+    import importlib.metadata
+
+    import numpy
+
+    try:
+        ours = importlib.metadata.version("keras-archs")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        ours = None
+    found = {
+        "python": platform.python_version(),
+        "keras_archs": ours,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "backend": keras.backend.backend(),
+    }
+    for module in ("tensorflow", "jax", "torch"):
+        if module in sys.modules:
+            found[module] = getattr(sys.modules[module], "__version__", "?")
+    return found
+
+
+def _image_input_shape(spec, defaults, recipe, input_shape):
+    """The input shape of an image run: given, else the recipe's `input_size`, else the
+    model's offline default, else its default input if small, else its minimum size
+    (at least 32)."""
+    if input_shape is not None:
+        shape = tuple(input_shape)
+    elif recipe.input_size is not None:
+        channels = (defaults.get("input_shape") or spec.default_input_shape)[-1]
+        shape = (recipe.input_size, recipe.input_size, channels)
+    elif defaults.get("input_shape"):
+        shape = tuple(defaults["input_shape"])
+    elif max(spec.default_input_shape[:-1]) <= _SMALL_INPUT:
+        shape = tuple(spec.default_input_shape)
+    else:
+        # ImageNet-sized defaults take minutes a step on a CPU: the offline run trains
+        # at the model's minimum size (32 at least), in RGB like its default.
+        side = max(32, spec.min_input_size)
+        shape = (side, side, spec.default_input_shape[-1])
+    if len(shape) != 3 or min(shape[:-1]) < spec.min_input_size:
+        raise ValueError(
+            f"input_shape={shape!r} is below the minimum size {spec.min_input_size} of "
+            f"{spec.name!r} (or not (height, width, channels))."
+        )
+    return shape
+
+
+def resolve_config(
+    name: str,
+    *,
+    data: str | None = None,
+    data_kwargs: dict | None = None,
+    input_shape: tuple | None = None,
+    mixup: float = 0.0,
+    cutmix: float = 0.0,
+    steps_per_epoch: int | None = None,
+    jit: str = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    **recipe_overrides,
+) -> dict:
+    """The whole configuration of a run of `train` (what `run.json` holds), checked.
+
+    Raises ValueError/TypeError for any bad value; loads no data and writes nothing.
+    """
+    spec = get_spec(name)
+    defaults = spec.train_defaults
+    sequence = spec.task != "image_classification"
+    if sequence and "trainer" not in defaults:
+        raise ValueError(
+            f"keras-archs train has no training recipe for {spec.name!r} (task={spec.task!r})."
+        )
+    unknown = sorted(set(recipe_overrides) - set(RECIPE_ARGUMENTS))
+    if unknown:
+        raise TypeError(f"train() got unknown argument(s) {', '.join(map(repr, unknown))}.")
+    overrides = {k: v for k, v in recipe_overrides.items() if v is not None}
+    recipe = recipe_for(spec.name, **overrides)
+    data = check_string("data", data or defaults.get("data", "digits"))
+    seed = check_int("seed", seed, minimum=0)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
+    # A bound given here bounds validation too; a model's own offline run may bound
+    # both (a text corpus is far longer than a CPU epoch).
+    validation_steps = steps_per_epoch or defaults.get("validation_steps")
+    steps_per_epoch = steps_per_epoch or defaults.get("steps_per_epoch")
+    mixup = check_float("mixup", mixup, minimum=0.0)
+    cutmix = check_float("cutmix", cutmix, minimum=0.0)
+    check_choice("jit", jit, ("auto", "on", "off"))
+    policy = choose_policy(spec.name, jit=jit, precision=precision)
+    data_kwargs = dict(data_kwargs or {})
+    if not isinstance(data_kwargs, dict):
+        raise TypeError(f"data_kwargs must be a dict; got data_kwargs={data_kwargs!r}.")
+    owned = sorted(set(data_kwargs) & set(_TRAIN_OWNED))
+    if owned:
+        raise ValueError(
+            f"data_kwargs {owned} are arguments of train itself (CLI: --batch-size, --seed, "
+            f"--input-size); got data_kwargs={data_kwargs!r}."
+        )
+    config = {
+        "format": RUN_FORMAT,
+        "model": spec.name,
+        "task": spec.task,
+        "data": data,
+        "data_kwargs": data_kwargs,
+        "recipe": recipe.to_dict(),
+        "steps_per_epoch": steps_per_epoch,
+        "validation_steps": validation_steps,
+        "jit": jit,
+        "precision": precision,
+        "jit_compile": policy.jit_compile,
+        "dtype_policy": policy.dtype_policy,
+        "policy_reason": policy.reason,
+        "seed": seed,
+    }
+    if sequence:
+        if mixup or cutmix or recipe.augment != "none":
+            raise ValueError(
+                f"augment, mixup and cutmix apply to image classifiers; {spec.name!r} is a "
+                f"{spec.task} model (got augment={recipe.augment!r}, mixup={mixup}, "
+                f"cutmix={cutmix})."
+            )
+        # The registry's task options belong to its default task only.
+        task_defaults = defaults.get("data_kwargs", {}) if data == defaults.get("data") else {}
+        config["data_kwargs"] = {**task_defaults, **data_kwargs}
+        config["model_kwargs"] = dict(defaults.get("model_kwargs", {}))
+        return config
+
+    from keras_archs.data import dataset_options, list_datasets
+
+    if data in list_datasets() and "input_shape" not in dataset_options(data):
+        raise ValueError(
+            f"data={data!r} is not an image-classification dataset; {spec.name!r} trains on "
+            "one (digits, an image folder or a tensorflow-datasets image set)."
+        )
+    shape = _image_input_shape(spec, defaults, recipe, input_shape)
+    config.update(
+        input_shape=list(shape),
+        preprocessing=training_preprocessing(spec, shape[-1]),
+        augment=recipe.augment,
+        mixup=mixup,
+        cutmix=cutmix,
+    )
+    return config
+
+
+def _load_data(config):
+    from keras_archs.data import load_dataset
+
+    recipe = config["recipe"]
+    common = {"batch_size": recipe["batch_size"], "seed": config["seed"]}
+    if config["task"] != "image_classification":
+        return load_dataset(config["data"], **common, **config["data_kwargs"])
+    mixing = config["mixup"] > 0 or config["cutmix"] > 0
+    return load_dataset(
+        config["data"],
+        input_shape=tuple(config["input_shape"]),
+        preprocessing=config["preprocessing"],
+        augment=config["augment"],
+        mixup=config["mixup"],
+        cutmix=config["cutmix"],
+        # Soft labels for mixing and label smoothing; integer labels otherwise.
+        one_hot=mixing or recipe["label_smoothing"] > 0,
+        # An XLA-compiled step recompiles for a smaller last batch: drop it.
+        drop_remainder=config["jit_compile"],
+        **common,
+        **config["data_kwargs"],
+    )
+
+
+def _loss_and_metrics(config, bundle):
+    if config["task"] != "image_classification":
+        if bundle.loss is None:
+            raise ValueError(
+                f"data={config['data']!r} is not a sequence task (keras_archs.data.tasks); "
+                f"{config['model']!r} trains on one."
+            )
+        return bundle.loss, list(bundle.metrics)
+    smoothing = config["recipe"]["label_smoothing"]
+    if config["mixup"] > 0 or config["cutmix"] > 0 or smoothing > 0:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+        return loss, [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    return keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+
+
+def _steps(config, bundle):
+    if config["steps_per_epoch"]:
+        return config["steps_per_epoch"]
+    cardinality = int(bundle.train.cardinality())
+    if cardinality > 0:
+        return cardinality
+    # Unknown (a pipeline that skips damaged files): count from the split's size.
+    if bundle.train_size:
+        batch = config["recipe"]["batch_size"]
+        drop = config.get("jit_compile") and config["task"] == "image_classification"
+        return max(1, bundle.train_size // batch if drop else math.ceil(bundle.train_size / batch))
+    raise ValueError(
+        f"data={config['data']!r}: the number of training batches per epoch is unknown; "
+        "pass steps_per_epoch (CLI: --steps-per-epoch)."
+    )
+
+
+def _write_json(path, data):
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def _summary(config, history, seconds, out):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{config['model']} on {config['data']}", show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("epochs", str(len(history.get("loss", []))))
+    table.add_row("seconds", f"{seconds:.1f}")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if history.get(key):
+            table.add_row(key, f"{history[key][-1]:.4f}")
+    table.add_row("precision, XLA", f"{config['dtype_policy']}, {config['jit_compile']}")
+    table.add_row("run folder", out)
+    Console(soft_wrap=True).print(table)
 
 
 def train(
     name: str,
     *,
     data: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    learning_rate: float | None = None,
     out: str | None = None,
     input_shape: tuple | None = None,
-    jit_compile: bool | None = None,
-    dtype_policy: str | None = None,
+    mixup: float = 0.0,
+    cutmix: float = 0.0,
+    steps_per_epoch: int | None = None,
+    jit: str = "auto",
+    precision: str = "auto",
     seed: int = 0,
     verbose="auto",
     data_kwargs: dict | None = None,
+    **recipe_overrides,
 ) -> TrainResult:
     """Trains registered model `name` with `model.fit` and writes a run folder.
 
-    Defaults (dataset, epochs, batch size, learning rate, input shape) come from
-    the registry's `train_defaults`; `jit_compile` and the dtype policy from
-    `keras_archs.training.policy`. The run folder holds `model.keras`,
-    `history.csv` and `curves.png`. Image models are fed pixels in [0, 1] (export
-    such a model with `preprocessing="scale"`).
-
-    Sequence models (registry task other than image classification, `"trainer":
-    "task"` in `train_defaults`) train on a task of `keras_archs.data.tasks`: its
-    options come from `train_defaults["data_kwargs"]` updated by `data_kwargs`, the
-    model from `train_defaults["model_kwargs"]` plus what the task dictates (input
-    shape, head, vocabulary), and the loss and metrics from the task. `data_kwargs` are
-    passed to `keras_archs.data.load_dataset` for image datasets too (e.g.
-    `validation_split`); an option the dataset does not take is a ValueError.
+    Args:
+        name: a registry name (`keras_archs.list_models()`).
+        data: a dataset name of `keras_archs.data`, a tensorflow-datasets image set or an
+            image folder; default: the model's offline default (digits for the CNNs).
+        out: the run folder (created; an existing non-empty folder is refused).
+        input_shape: image models: `(height, width, channels)`; default: the recipe's
+            `input_size` if set, the model's offline default, else its minimum size
+            (at least 32) with 3 channels.
+        mixup, cutmix: Beta(alpha, alpha) mixing of training batches (0 disables).
+        steps_per_epoch: bounds each epoch's training (and validation) steps.
+        jit, precision: "auto" (the measured policy), or "on"/"off" and a dtype
+            policy name ("float32", "mixed_bfloat16", "mixed_float16").
+        seed: seeds the split, the shuffling, the augmentation and the weights.
+        verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
+            line per epoch otherwise (no control characters in logs).
+        data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
+        **recipe_overrides: fields of the recipe (`RECIPE_ARGUMENTS`: optimizer,
+            learning_rate, weight_decay, schedule, warmup_epochs, label_smoothing,
+            batch_size, epochs, clipnorm, augment, input_size).
     """
-    spec = get_spec(name)
-    defaults = spec.train_defaults
-    if spec.task != "image_classification" and "trainer" not in defaults:
-        raise ValueError(
-            f"keras-archs train has no training recipe for {spec.name!r} (task={spec.task!r})."
-        )
-    data = check_string("data", data or defaults.get("data", "digits"))
-    epochs = check_positive_int("epochs", defaults.get("epochs", 10) if epochs is None else epochs)
-    batch_size = check_positive_int(
-        "batch_size", defaults.get("batch_size", 32) if batch_size is None else batch_size
+    config = resolve_config(
+        name,
+        data=data,
+        data_kwargs=data_kwargs,
+        input_shape=input_shape,
+        mixup=mixup,
+        cutmix=cutmix,
+        steps_per_epoch=steps_per_epoch,
+        jit=jit,
+        precision=precision,
+        seed=seed,
+        **recipe_overrides,
     )
-    learning_rate = check_positive_float(
-        "learning_rate",
-        defaults.get("learning_rate", 1e-3) if learning_rate is None else learning_rate,
+    return run_config(config, out=out, verbose=verbose)
+
+
+def load_run_config(path: str) -> dict:
+    """The configuration in a run folder's `run.json` (or a copy of it), checked."""
+    path = check_string("config", path)
+    if os.path.isdir(path):
+        path = os.path.join(path, RUN_FILE)
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"config={path!r} is not a readable run.json ({e}).") from e
+    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
+        raise ValueError(
+            f"config={path!r} is not a run.json written by keras-archs train (its "
+            f"'format' is not {RUN_FORMAT!r})."
+        )
+    return config
+
+
+def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> TrainResult:
+    """Repeats the run described by `path` (a `run.json`, or its run folder) into `out`.
+
+    The configuration is re-checked as `train` checks its arguments, so a file edited
+    by hand fails before any training.
+    """
+    saved = load_run_config(path)
+    recipe = dict(saved.get("recipe") or {})
+    fields = {k: recipe[k] for k in RECIPE_ARGUMENTS if k in recipe}
+    image = saved.get("task") == "image_classification"
+    config = resolve_config(
+        saved.get("model"),
+        data=saved.get("data"),
+        data_kwargs=saved.get("data_kwargs"),
+        input_shape=tuple(saved["input_shape"]) if image and saved.get("input_shape") else None,
+        mixup=saved.get("mixup", 0.0),
+        cutmix=saved.get("cutmix", 0.0),
+        steps_per_epoch=saved.get("steps_per_epoch"),
+        jit={True: "on", False: "off"}.get(saved.get("jit_compile"), "auto"),
+        precision=saved.get("dtype_policy", "auto"),
+        seed=saved.get("seed", 0),
+        **fields,
     )
-    seed = check_int("seed", seed, minimum=0)
-    if jit_compile is not None:
-        check_bool("jit_compile", jit_compile)
-    check_string("dtype_policy", dtype_policy, allow_none=True)
-    data_kwargs = dict(data_kwargs or {})
-    owned = sorted(set(data_kwargs) & set(_TRAIN_OWNED))
-    if owned:
-        raise ValueError(
-            f"data_kwargs {owned} are arguments of train itself (CLI: --batch-size, --seed); "
-            f"got data_kwargs={data_kwargs!r}."
-        )
-    sequence = spec.task != "image_classification"
-    input_shape = tuple(input_shape or defaults.get("input_shape") or spec.default_input_shape)
-    if not sequence and min(input_shape[:-1]) < spec.min_input_size:
-        raise ValueError(
-            f"input_shape={input_shape!r} is below the minimum size {spec.min_input_size} "
-            f"of {spec.name!r}."
-        )
-    policy = choose_policy(spec.name)
-    jit_compile = policy.jit_compile if jit_compile is None else jit_compile
-    dtype_policy = dtype_policy or policy.dtype_policy
+    # Everything else of the recipe (momentum, epsilon, step sizes...) as it was.
+    config["recipe"] = recipe_for(config["model"]).replace(**recipe).to_dict()
+    return run_config(config, out=out, verbose=verbose)
 
-    from keras_archs.data import dataset_options, list_datasets, load_dataset
 
-    if sequence:
-        # The registry's task options belong to its default task only.
-        task_defaults = defaults.get("data_kwargs", {}) if data == defaults.get("data") else {}
-        data_kwargs = {**task_defaults, **data_kwargs}
-        bundle = load_dataset(data, batch_size=batch_size, seed=seed, **data_kwargs)
-        if bundle.loss is None:
-            raise ValueError(
-                f"data={data!r} is not a sequence task (keras_archs.data.tasks); "
-                f"{spec.name!r} trains on one of those."
-            )
-        build_kwargs = {**defaults.get("model_kwargs", {}), **bundle.model_kwargs}
-        loss, metrics = bundle.loss, list(bundle.metrics)
-    else:
-        # Registered datasets that take no input shape are sequence tasks or text corpora.
-        registered = data in list_datasets()
-        if registered and "input_shape" not in dataset_options(data):
-            raise ValueError(
-                f"data={data!r} is not an image-classification dataset; {spec.name!r} "
-                "trains on one (digits, an image folder or a tensorflow-datasets image set)."
-            )
-        bundle = load_dataset(
-            data, input_shape=input_shape, batch_size=batch_size, seed=seed, **data_kwargs
-        )
-        build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
-        loss, metrics = keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+def run_config(config: dict, *, out: str | None = None, verbose="auto") -> TrainResult:
+    """Trains the resolved `config` (from `resolve_config`) into run folder `out`."""
+    from keras_archs.training.recipes import Recipe
+
+    spec = get_spec(config["model"])
+    recipe = Recipe(**config["recipe"])
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
+    loss, metrics = _loss_and_metrics(config, bundle)
+    steps = _steps(config, bundle)
     out = _claim_run_folder(out, spec.name)
+    config = {**config, "versions": _versions(), "started": datetime.datetime.now().isoformat()}
+    _write_json(os.path.join(out, RUN_FILE), config)
+    print(f"recipe: {recipe.describe()}")
+    print(
+        f"policy: jit_compile={config['jit_compile']}, {config['dtype_policy']} ("
+        f"{config['policy_reason']})"
+    )
 
-    keras.utils.set_random_seed(seed)
+    if config["task"] == "image_classification":
+        build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
+    else:
+        build_kwargs = {**config["model_kwargs"], **bundle.model_kwargs}
+    keras.utils.set_random_seed(config["seed"])
     previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype_policy)
+    keras.config.set_dtype_policy(config["dtype_policy"])
     try:
         model = spec.build(**build_kwargs)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=defaults.get("clipnorm")),
+        optimizer=make_optimizer(recipe, steps),
         loss=loss,
         metrics=metrics,
-        jit_compile=jit_compile,
+        jit_compile=config["jit_compile"],
     )
+    bounded = config["steps_per_epoch"]
+    # A pipeline of unknown length (one that drops damaged files) is repeated and cut
+    # into epochs of the counted steps, so every epoch has the same length.
+    sized = int(bundle.train.cardinality()) >= 0
     start = time.perf_counter()
     history = model.fit(
-        bundle.train,
+        bundle.train if sized and not bounded else bundle.train.repeat(),
         validation_data=bundle.validation,
-        epochs=epochs,
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(out, "history.csv"))],
+        epochs=recipe.epochs,
+        steps_per_epoch=None if sized and not bounded else steps,
+        validation_steps=config.get("validation_steps"),
+        callbacks=[
+            keras.callbacks.CSVLogger(os.path.join(out, "history.csv")),
+            _Curves(os.path.join(out, "curves.png")),
+        ],
         verbose=verbose,
+        shuffle=False,  # the pipeline shuffles, seeded
     )
     seconds = time.perf_counter() - start
     model.save(os.path.join(out, "model.keras"))
-    plot_history(history.history, os.path.join(out, "curves.png"))
+    _write_json(os.path.join(out, RUN_FILE), {**config, "seconds": round(seconds, 2)})
+    _summary(config, history.history, seconds, out)
     val_acc = history.history.get("val_accuracy", [None])[-1]
     return TrainResult(
         model=model,
@@ -198,6 +528,7 @@ def train(
         out_dir=out,
         val_accuracy=None if val_acc is None else float(val_acc),
         seconds=seconds,
-        jit_compile=jit_compile,
-        dtype_policy=dtype_policy,
+        jit_compile=config["jit_compile"],
+        dtype_policy=config["dtype_policy"],
+        config=config,
     )

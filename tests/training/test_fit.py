@@ -1,10 +1,16 @@
 """`train`'s argument checks: all fail before a dataset is loaded or a run folder made."""
 
+import json
 import os
 
+import keras
+import numpy as np
 import pytest
 
-from keras_archs.training import train
+from keras_archs import cli
+from keras_archs.training import train, train_from_config
+from tests.harness import reload_in_fresh_process
+from tests.utils import example_inputs, max_abs_diff, save_inputs, to_numpy_tree
 
 
 @pytest.mark.parametrize(
@@ -14,7 +20,15 @@ from keras_archs.training import train
         ({"batch_size": 2.5}, ValueError, "batch_size must be an integer >= 1"),
         ({"learning_rate": -1}, ValueError, "learning_rate must be a number > 0.0"),
         ({"seed": "0"}, TypeError, "seed must be an integer >= 0"),
-        ({"jit_compile": "on"}, TypeError, "jit_compile must be True or False"),
+        ({"jit": True}, ValueError, "jit must be one of 'auto', 'on', 'off'"),
+        ({"precision": "half"}, ValueError, "precision must be one of"),
+        ({"optimizer": "lamb"}, ValueError, "optimizer must be one of 'sgd', 'adam'"),
+        ({"schedule": "exp"}, ValueError, "schedule must be one of 'constant', 'step'"),
+        ({"mixup": -0.2}, ValueError, "mixup must be a number >= 0.0; got mixup=-0.2"),
+        ({"steps_per_epoch": 0}, ValueError, "steps_per_epoch must be an integer >= 1"),
+        ({"input_size": 8}, ValueError, "below the minimum size 16 of 'lenet5'"),
+        ({"augment": "heavy"}, ValueError, "augment must be one of 'none', 'basic'"),
+        ({"lr": 0.1}, TypeError, "unknown argument.*'lr'"),
         ({"data_kwargs": {"batch_size": 8}}, ValueError, "arguments of train itself"),
         ({"data": "addition"}, ValueError, "not an image-classification dataset"),
     ],
@@ -31,3 +45,90 @@ def test_unknown_model_and_model_without_recipe():
         train("lenet")
     with pytest.raises(ValueError, match="no training recipe for 'bert_tiny'"):
         train("bert_tiny")
+
+
+def _png_folder(root, classes=3, per_class=8, size=40):
+    """Class sub-folders of small PNG files whose colour tells the class, and one file
+    of random bytes named .png (a damaged download)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        os.makedirs(root / f"class{c}")
+        for i in range(per_class):
+            pixels = rng.uniform(0, 60, (size, size, 3)) + 180 * np.eye(3)[c % 3]
+            Image.fromarray(pixels.astype("uint8")).save(root / f"class{c}" / f"{i}.png")
+    (root / "class0" / "damaged.png").write_bytes(rng.bytes(64))
+    return root
+
+
+def test_png_folder_trains_resnet18_through_the_cli(tmp_path, capsys):
+    folder = _png_folder(tmp_path / "pngs")
+    out = tmp_path / "run"
+    args = ["train", "resnet18", "--data", str(folder), "--input-size", "32"]
+    args += ["--augment", "basic", "--epochs", "2", "--out", str(out)]
+    with pytest.warns(UserWarning, match=r"Skipped 1 file"):
+        assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "recipe: SGD, learning rate 0.1 (momentum 0.9, weight decay 0.0001)" in printed
+    assert "basic augmentation" in printed and "policy: jit_compile=" in printed
+    assert printed.strip().splitlines()[-1].startswith("final validation accuracy: ")
+    assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras", "run.json"]
+    config = json.loads((out / "run.json").read_text())
+    assert config["input_shape"] == [32, 32, 3] and config["augment"] == "basic"
+    assert config["preprocessing"] == "caffe"  # ResNet's keras.applications mode
+    assert config["recipe"]["optimizer"] == "sgd" and config["recipe"]["epochs"] == 2
+    assert config["versions"]["keras"] == keras.__version__
+    with open(out / "history.csv") as f:
+        assert len(f.read().strip().splitlines()) == 3  # header and two epochs
+
+
+def test_config_repeats_a_run_and_is_checked(tmp_path, capsys):
+    first = tmp_path / "a"
+    result = train("lenet5", epochs=2, out=str(first), seed=3, verbose=0)
+    again = train_from_config(str(first / "run.json"), out=str(tmp_path / "b"), verbose=0)
+    assert again.config["recipe"] == result.config["recipe"]
+    # Same seed, data order and float32 CPU kernels: the same history.
+    np.testing.assert_allclose(again.history["loss"], result.history["loss"], rtol=1e-4)
+    assert cli.main(["train", "--config", str(first), "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    (tmp_path / "other.json").write_text('{"model": "lenet5"}')
+    assert cli.main(["train", "--config", str(tmp_path / "other.json")]) == 2
+    assert "is not a run.json written by keras-archs train" in capsys.readouterr().err
+    assert cli.main(["train", "lenet5", "--config", str(first)]) == 2
+    assert "--config repeats the run in its file" in capsys.readouterr().err
+
+
+def test_label_smoothing_and_mixing_train_on_soft_labels(tmp_path):
+    result = train(
+        "lenet5",
+        epochs=1,
+        steps_per_epoch=3,
+        mixup=0.2,
+        cutmix=1.0,
+        label_smoothing=0.1,
+        out=str(tmp_path / "run"),
+        verbose=0,
+    )
+    loss = result.model.loss
+    assert isinstance(loss, keras.losses.CategoricalCrossentropy)
+    assert loss.get_config()["label_smoothing"] == 0.1
+    assert len(result.history["loss"]) == 1 and np.isfinite(result.history["loss"][0])
+
+
+# Each family's cheapest model; the sweep over every registered model is
+# scripts/train_every_model.py (its result is in the README).
+@pytest.mark.parametrize("name", ["mobilenet", "stacked_rnn", "seq2seq", "tcn"])
+def test_a_short_run_writes_a_run_folder_that_reloads(name, tmp_path, capsys):
+    out = tmp_path / name
+    args = ["train", name, "--epochs", "1", "--steps-per-epoch", "5", "--out", str(out)]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras", "run.json"]
+    # The model file reloads in a fresh interpreter with the trained model's outputs.
+    model = keras.saving.load_model(out / "model.keras")
+    x = example_inputs(model, batch_size=2)
+    expected = to_numpy_tree(model(x, training=False))
+    save_inputs(str(tmp_path / "x.npz"), x)
+    item = {"name": name, "path": str(out / "model.keras"), "inputs": str(tmp_path / "x.npz")}
+    got = reload_in_fresh_process([{**item, "outputs": str(tmp_path / "y.npz")}])[name]
+    assert max_abs_diff(expected, got) <= 1e-6
