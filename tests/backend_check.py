@@ -14,7 +14,8 @@ Requests ("op"):
   their outputs, optionally through a jit-compiled predict, train one step, or export
   a SavedModel of the reloaded model (TensorFlow only).
 - "check_model": build a registered model's test configuration under this backend:
-  eager forward pass (shape and finite), `.keras` save and reload, and optionally a
+  eager forward pass (shape and finite) or, with "forward": false, the symbolic output
+  shapes only; `.keras` save and reload (same outputs, or same weights); optionally a
   float32 and a mixed_bfloat16 training step (compiled as `fit` compiles it: XLA on
   JAX, eager on torch).
 - "serve" (only with --block-keras-archs, where any import of keras_archs fails): load
@@ -206,7 +207,7 @@ def _trained_model(spec):
     return spec.build(**spec.test_kwargs)
 
 
-def _check_model(name, workdir, train):
+def _check_model(name, workdir, train, forward=True):
     import keras
     import numpy as np
 
@@ -217,19 +218,30 @@ def _check_model(name, workdir, train):
     keras.utils.set_random_seed(0)
     model = spec.build(**spec.test_kwargs)
     x = example_inputs(model)
-    y = to_numpy_tree(model(x, training=False))
-    leaves = keras.tree.flatten(y)
     declared = [tuple(t.shape) for t in keras.tree.flatten(model.output)]
-    result = {
-        "backend": keras.backend.backend(),
-        "output_finite": all(bool(np.isfinite(a).all()) for a in leaves),
-        "shapes": [list(a.shape) for a in leaves],
-        "declared": [[d for d in s] for s in declared],
-    }
+    result = {"backend": keras.backend.backend(), "declared": [list(s) for s in declared]}
+    if forward:
+        y = to_numpy_tree(model(x, training=False))
+        leaves = keras.tree.flatten(y)
+        result["output_finite"] = all(bool(np.isfinite(a).all()) for a in leaves)
+        result["shapes"] = [list(a.shape) for a in leaves]
+    else:
+        # The output shapes Keras infers for this batch, without running the model.
+        symbolic = keras.tree.map_structure(lambda a: keras.KerasTensor(a.shape, a.dtype), x)
+        spec_out = model.compute_output_spec(symbolic)
+        result["output_finite"] = True  # nothing was computed
+        result["shapes"] = [list(t.shape) for t in keras.tree.flatten(spec_out)]
     path = os.path.join(workdir, f"{name}.{keras.backend.backend()}.keras")
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    result["reload_diff"] = max_abs_diff(y, to_numpy_tree(loaded(x, training=False)))
+    if forward:
+        result["reload_diff"] = max_abs_diff(y, to_numpy_tree(loaded(x, training=False)))
+    else:
+        pairs = zip(model.get_weights(), loaded.get_weights())
+        same = len(model.weights) == len(loaded.weights) and all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in pairs
+        )
+        result["reload_diff"] = 0.0 if same else float("inf")
     del model, loaded
     if train:
         result["loss"], result["moved"] = train_one_step(_trained_model(spec), x)
@@ -301,7 +313,12 @@ def _handle(request):
     if op == "reload":
         return _reload(request["items"])
     if op == "check_model":
-        return _check_model(request["name"], request["workdir"], request.get("train", False))
+        return _check_model(
+            request["name"],
+            request["workdir"],
+            request.get("train", False),
+            request.get("forward", True),
+        )
     if op == "ping":
         import keras
 

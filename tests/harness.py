@@ -255,11 +255,15 @@ def check_serving(exports):
             )
 
 
-def check_on_backend(name, backend, workdir, train):
-    """Builds model `name` under `backend` in its runner: forward shape and finite,
-    `.keras` reload (same process) identical to 1e-6, and with `train` one float32
-    and one mixed_bfloat16 training step. Returns the runner's numbers."""
-    result = runner(backend).request("check_model", name=name, workdir=str(workdir), train=train)
+def check_on_backend(name, backend, workdir, train, forward=True):
+    """Builds model `name` under `backend` in its runner: with `forward`, output shapes
+    and finite values, and `.keras` reload (same process) with outputs identical to
+    1e-6; without, the symbolic output shapes and a reload with identical weights; with
+    `train`, one float32 and one mixed_bfloat16 training step. Returns the runner's
+    numbers."""
+    result = runner(backend).request(
+        "check_model", name=name, workdir=str(workdir), train=train, forward=forward
+    )
     assert result["backend"] == backend
     assert result["output_finite"], name
     for shape, declared in zip(result["shapes"], result["declared"]):

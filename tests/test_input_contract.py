@@ -17,6 +17,7 @@ import pytest
 
 import keras_archs
 from keras_archs.registry import get_spec
+from tests.utils import family_representatives
 
 IMAGE_MODELS = [
     name for name in keras_archs.list_models() if get_spec(name).task == "image_classification"
@@ -98,11 +99,17 @@ def test_channels_first_with_top(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_builder_takes_data_format(name):
+    assert "data_format" in inspect.signature(get_spec(name).builder).parameters, name
+
+
+# The `data_format` argument's path (a Permute at each feature output) is the image
+# builders' shared ending; each family's smallest model runs it (the global-setting path
+# above runs every model).
+@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if n in family_representatives()])
 def test_channels_first_feature_maps(name):
     """`data_format="channels_first"` without the top: the last feature map comes out
     channels-first, equal to the transposed channels_last one."""
-    if "data_format" not in inspect.signature(get_spec(name).builder).parameters:
-        pytest.fail(f"{name}'s builder has no data_format argument")
     size, channels = _size(name)
     kwargs = {"include_top": False, "input_shape": (size, size, channels)}
     last, first_kwargs = _channels_first_twin(name, **kwargs)

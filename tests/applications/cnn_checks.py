@@ -28,7 +28,14 @@ def check_feature_pyramid(name, expected_layers, size=64, expected_sizes=None):
 
 def memorises(model, input_shape, jit_compile, preprocess, steps=12, learning_rate=1e-3):
     """Fits one fixed batch of 8 preprocessed random images (4 classes) for `steps` steps;
-    returns (first loss, last loss)."""
+    returns (first loss, last loss).
+
+    The families' tests run each model in one compile mode: XLA for one model of the
+    families that have two (ResNet-18, Inception v1, MobileNetV2) and for VGG-16,
+    graph mode (the CPU policy's choice) for the others. Both modes compile the same
+    Keras layers, and each costs tens of seconds per deep model on the 2-core CI
+    machine, so running every model in both doubled that time for little more cover.
+    """
     rng = np.random.default_rng(0)
     x = preprocess(rng.uniform(0, 255, (8, *input_shape)).astype("float32"))
     y = np.arange(8) % 4

@@ -97,7 +97,8 @@ def test_preprocess_is_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize("jit_compile", [False])
 def test_densenet_memorises_a_batch(jit_compile):
     # DenseNet121's own code path with 2 layers per block: XLA-compiling all 121 layers
     # takes minutes on a 2-core CPU (the generic suite trains DenseNet121 itself one step).

@@ -215,11 +215,11 @@ def test_preprocessing_is_keras_applications_tf_mode():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
 @pytest.mark.parametrize(
-    "builder,size,module",
-    [(InceptionV1, 32, inception_v1), (InceptionV3, 75, inception_v3)],
-    ids=["inception_v1", "inception_v3"],
+    "builder,size,module,jit_compile",
+    [(InceptionV1, 32, inception_v1, True), (InceptionV3, 75, inception_v3, False)],
+    ids=["inception_v1-xla", "inception_v3-graph"],
 )
 def test_memorises_a_batch(builder, size, module, jit_compile):
     keras.utils.set_random_seed(0)

@@ -181,8 +181,10 @@ def test_preprocess_is_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("builder", [MobileNet, MobileNetV2])
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize(
+    "builder,jit_compile", [(MobileNet, False), (MobileNetV2, True)], ids=["v1-graph", "v2-xla"]
+)
 def test_memorises_a_batch(builder, jit_compile):
     keras.utils.set_random_seed(0)
     model = builder(weights=None, alpha=0.5, input_shape=(32, 32, 3), classes=4)

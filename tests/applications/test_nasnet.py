@@ -155,7 +155,8 @@ def test_nasnet_mobile_builds_no_slower_than_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize("jit_compile", [False])
 def test_nasnet_memorises_a_batch(jit_compile):
     # The general builder's code path (NASNetMobile's cells) at a size XLA compiles quickly.
     keras.utils.set_random_seed(0)

@@ -211,8 +211,12 @@ def test_preprocessing_modes_are_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
-@pytest.mark.parametrize("builder", [ResNet18, ResNet50], ids=["resnet18", "resnet50"])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize(
+    "builder,jit_compile",
+    [(ResNet18, True), (ResNet50, False)],
+    ids=["resnet18-xla", "resnet50-graph"],
+)
 def test_memorises_a_batch(builder, jit_compile):
     keras.utils.set_random_seed(0)
     model = builder(weights=None, input_shape=(32, 32, 3), classes=4)

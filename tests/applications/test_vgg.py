@@ -82,7 +82,8 @@ def test_preprocess_and_decode_are_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize("jit_compile", [True])
 def test_vgg16_memorises_a_batch(jit_compile):
     keras.utils.set_random_seed(0)
     model = VGG16(weights=None, input_shape=(32, 32, 3), classes=4)

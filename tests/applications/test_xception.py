@@ -92,7 +92,8 @@ def test_preprocess_is_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jit_compile", [False, True])
+# One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
+@pytest.mark.parametrize("jit_compile", [False])
 def test_xception_memorises_a_batch(jit_compile):
     keras.utils.set_random_seed(0)
     model = Xception(weights=None, input_shape=(71, 71, 3), classes=4)

@@ -82,6 +82,21 @@ def test_png_folder_trains_resnet18_through_the_cli(tmp_path, capsys):
     with open(out / "history.csv") as f:
         assert len(f.read().strip().splitlines()) == 3  # header and two epochs
 
+    # Export without --preprocessing: the SavedModel takes 0-255 pixels and gives the
+    # Keras model's probabilities on the pixels as training preprocessed them.
+    exported = tmp_path / "served"
+    assert cli.main(["export", str(out / "model.keras"), "--out", str(exported)]) == 0
+    assert "preprocessing: 'caffe', as the model was trained" in capsys.readouterr().out
+    import tensorflow as tf
+
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    served = tf.saved_model.load(str(exported / "1")).signatures["serving_default"]
+    got = served(images=tf.constant(pixels))["probabilities"].numpy()
+    model = keras.saving.load_model(out / "model.keras")
+    caffe = keras.applications.imagenet_utils.preprocess_input(pixels.copy(), mode="caffe")
+    expected = keras.ops.convert_to_numpy(model(caffe, training=False))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
 
 def test_config_repeats_a_run_and_is_checked(tmp_path, capsys):
     first = tmp_path / "a"
