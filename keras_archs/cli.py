@@ -100,6 +100,7 @@ def _data_kwargs(pairs):
 
 def cmd_train(args):
     from keras_archs.training import train, train_from_config
+    from keras_archs.training.fit import RECIPE_ARGUMENTS
 
     if args.config:
         if args.name is not None:
@@ -111,7 +112,8 @@ def cmd_train(args):
     else:
         if args.name is None:
             raise ValueError("train needs a model NAME (keras-archs list) or --config run.json.")
-        recipe = {k: getattr(args, k) for k in RECIPE_FLAGS}
+        # Each recipe field has its flag (--learning-rate for learning_rate, ...).
+        recipe = {k: getattr(args, k) for k in RECIPE_ARGUMENTS}
         result = train(
             args.name,
             data=args.data,
@@ -135,22 +137,6 @@ def cmd_train(args):
     elif "val_loss" in result.history:
         print(f"final validation loss: {result.history['val_loss'][-1]:.5f}")
     return 0
-
-
-# `keras-archs train` flags that override the model's training recipe.
-RECIPE_FLAGS = (
-    "optimizer",
-    "learning_rate",
-    "weight_decay",
-    "schedule",
-    "warmup_epochs",
-    "label_smoothing",
-    "batch_size",
-    "epochs",
-    "clipnorm",
-    "augment",
-    "input_size",
-)
 
 
 def cmd_export(args):

@@ -75,7 +75,8 @@ _AUGMENT_STREAM = 1
 _MIX_STREAM = 2
 
 
-def _check_input_shape(input_shape):
+def check_image_shape(input_shape):
+    """`(height, width, channels)` of positive integers, as a tuple (exactly three)."""
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(
             "input_shape must be (height, width, channels) of positive integers; "
@@ -286,7 +287,7 @@ def augment_images(
         float32 in [0, 255] of `input_shape`.
     """
     check_choice("mode", mode, AUGMENT_MODES)
-    height, width, channels = _check_input_shape(input_shape)
+    height, width, channels = check_image_shape(input_shape)
     seed = check_int("seed", seed, minimum=0)
     check_bool("horizontal_flip", horizontal_flip)
     randaugment_ops = check_int("randaugment_ops", randaugment_ops, minimum=1)

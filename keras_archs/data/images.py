@@ -41,7 +41,7 @@ import math
 import os
 import warnings
 
-from keras_archs.data.augment import AUGMENT_MODES, RESIZED_CROP_MIN_SIZE
+from keras_archs.data.augment import AUGMENT_MODES, RESIZED_CROP_MIN_SIZE, check_image_shape
 from keras_archs.data.datasets import (
     DatasetBundle,
     list_datasets,
@@ -53,7 +53,6 @@ from keras_archs.validation import (
     check_choice,
     check_float,
     check_int,
-    check_int_sequence,
     check_string,
 )
 
@@ -121,16 +120,6 @@ def _check_preprocessing_channels(options, input_shape):
             f"channels; got input_shape={input_shape!r}. Accepted with other channel "
             "counts: 'scale', 'tf'."
         )
-
-
-def _check_image_shape(input_shape):
-    """`(height, width, channels)` of positive integers, as a tuple (exactly three)."""
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(
-            "input_shape must be (height, width, channels) of positive integers; "
-            f"got input_shape={input_shape!r}."
-        )
-    return check_int_sequence("input_shape", input_shape, minimum=1, min_length=3)
 
 
 def _check_common(batch_size, validation_split, seed):
@@ -329,7 +318,7 @@ def _digits(
     one_hot=False,
 ):
     """scikit-learn's 1,797 bundled 8x8 handwritten digits (offline), seeded split."""
-    input_shape = _check_image_shape(input_shape or (32, 32, 1))
+    input_shape = check_image_shape(input_shape or (32, 32, 1))
     _check_common(batch_size, validation_split, seed)
     options = _check_options(augment, mixup, cutmix, drop_remainder, preprocessing, one_hot)
     _check_preprocessing_channels(options, input_shape)
@@ -453,7 +442,7 @@ def load_folder(
     """
     import numpy as np
 
-    input_shape = _check_image_shape(input_shape or (224, 224, 3))
+    input_shape = check_image_shape(input_shape or (224, 224, 3))
     _check_common(batch_size, validation_split, seed)
     height, width, channels = input_shape
     if channels not in (1, 3, 4):
@@ -587,7 +576,7 @@ def load_tfds_images(
     """
     check_string("name", name)
     if input_shape is not None:
-        input_shape = _check_image_shape(input_shape)
+        input_shape = check_image_shape(input_shape)
     _check_common(batch_size, validation_split, seed)
     options = _check_options(augment, mixup, cutmix, drop_remainder, preprocessing, one_hot)
     if input_shape is not None:
@@ -627,7 +616,7 @@ def load_tfds_images(
     varying_size = None in source_shape[:2]
     if input_shape is None:
         input_shape = (224, 224, source_shape[-1]) if varying_size else source_shape
-        input_shape = _check_image_shape(input_shape)
+        input_shape = check_image_shape(input_shape)
         _check_preprocessing_channels(options, input_shape)
     splits = list(info.splits.keys())
     if "validation" in splits:

@@ -97,9 +97,9 @@ _JIT_RULES = [
     _JitRule("*", "*", "*", False, "fallback"),
 ]
 
-# CPU rows: float32 and mixed_bfloat16 copies of a model trained (Adam, synthetic data,
-# TensorFlow graph mode, no XLA) in one process, in alternating rounds whose order flips
-# every round, on a shared 2-core "Intel(R) Xeon(R) Processor" with amx_bf16 and
+# CPU rows: scripts/bench_precision.py, float32 and mixed_bfloat16 copies of a model
+# trained (Adam, synthetic data, TensorFlow graph mode, no XLA) in one process, in
+# alternating rounds whose order flips every round, on a shared 2-core "Intel(R) Xeon(R) Processor" with amx_bf16 and
 # avx512_bf16, 2026-12-02; the ratio is that of the median steps/s. A lone bfloat16
 # matmul (2048x2048) ran 3.8x faster than float32 there (594 vs 157 GFLOP/s), yet no
 # model trained faster, so every family measured stays float32 on a CPU.
