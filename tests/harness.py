@@ -260,7 +260,7 @@ def check_on_backend(name, backend, workdir, train, forward=True):
     and finite values, and `.keras` reload (same process) with outputs identical to
     1e-6; without, the symbolic output shapes and a reload with identical weights; with
     `train`, one float32 and one mixed_bfloat16 training step. Returns the runner's
-    numbers."""
+    numbers (JAX: the float32 step only)."""
     result = runner(backend).request(
         "check_model", name=name, workdir=str(workdir), train=train, forward=forward
     )
@@ -275,7 +275,8 @@ def check_on_backend(name, backend, workdir, train, forward=True):
     assert result["reload_diff"] <= 1e-6, result["reload_diff"]
     if train:
         assert math.isfinite(result["loss"]) and result["moved"] > 0.5, result
-        assert math.isfinite(result["mixed_loss"]), result
+        if backend != "jax":
+            assert math.isfinite(result["mixed_loss"]), result
     return result
 
 

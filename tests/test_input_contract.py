@@ -74,13 +74,15 @@ def _assert_same_on_transposed(last, first, x, transpose_output):
 @pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_channels_first_with_top(name, tmp_path):
     """Under the global channels_first setting: same count, same class scores (a Flatten
-    top must see the channels_last order); the channels_last `.keras` file also loads
-    and gives the same outputs while the global setting is channels_first (layers
-    rebuild on load)."""
+    top must see the channels_last order); for each family's smallest model, the
+    channels_last `.keras` file also loads and gives the same outputs while the global
+    setting is channels_first (its layers rebuild on load, as the larger sizes' do)."""
     size, channels = _size(name)
     kwargs = {"input_shape": (size, size, channels), "classes": 5, "classifier_activation": None}
     last, first_kwargs = _channels_first_twin(name, **kwargs)
-    last.save(tmp_path / "last.keras")
+    reload = name in family_representatives()
+    if reload:
+        last.save(tmp_path / "last.keras")
     x = _images((2, size, size, channels))
     previous = keras.config.image_data_format()
     keras.config.set_image_data_format("channels_first")
@@ -88,11 +90,12 @@ def test_channels_first_with_top(name, tmp_path):
         first = get_spec(name).build(**first_kwargs)
         assert tuple(first.input.shape) == (None, channels, size, size)
         expected = _assert_same_on_transposed(last, first, x, transpose_output=False)
-        reloaded = keras.saving.load_model(tmp_path / "last.keras", safe_mode=True)
-        got = keras.ops.convert_to_numpy(reloaded(x, training=False))
+        if reload:
+            reloaded = keras.saving.load_model(tmp_path / "last.keras", safe_mode=True)
+            got = keras.ops.convert_to_numpy(reloaded(x, training=False))
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     finally:
         keras.config.set_image_data_format(previous)
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     # classifier_activation=None: raw scores, not probabilities.
     assert not np.allclose(expected.sum(axis=-1), 1.0, atol=1e-3)
     keras.backend.clear_session()

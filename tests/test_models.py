@@ -12,8 +12,8 @@ Each check is its own test, parametrized by model, so that pytest-xdist spreads 
   mixed_bfloat16, trains one step without NaN.
 - `test_other_backend` (marker `backend`): under JAX and torch, each family's smallest
   model runs forward, reloads from `.keras` with the same outputs and trains one
-  float32 and one mixed_bfloat16 step; the larger sizes build and reload with the
-  same weights.
+  float32 step (and on torch one mixed_bfloat16 step); the larger sizes build and
+  reload with the same weights.
 
 keras.applications' input contract of the image models is in tests/test_input_contract.py.
 """
@@ -104,10 +104,11 @@ def test_mixed_precision_step(name):
 def test_other_backend(name, backend, tmp_path):
     """Under JAX / torch, each family's smallest model (tests.utils.family_representatives)
     runs forward, round-trips a `.keras` file with identical outputs, and trains a
-    float32 and a mixed_bfloat16 step. A family's larger sizes repeat those layers in
-    more blocks, and JAX runs a deep model eagerly op by op, compiling each new shape
-    (DenseNet-201: 40 s for one forward pass on the 2-core CPU), so they build (symbolic
-    output shapes as declared) and round-trip a `.keras` file with identical weights."""
+    float32 step (and on torch a mixed_bfloat16 step). A family's larger sizes repeat
+    those layers in more blocks, and each costs JAX tens of seconds of compiling
+    (DenseNet-169: 17 s to build, 31 s for one eager forward pass on the 2-core CPU),
+    so they build (symbolic output shapes as declared) and round-trip a `.keras` file
+    with identical weights."""
     forward = name in REPRESENTATIVES
     check_on_backend(name, backend, tmp_path, train=forward, forward=forward)
 

@@ -99,10 +99,11 @@ _JIT_RULES = [
 
 # CPU rows: scripts/bench_precision.py, float32 and mixed_bfloat16 copies of a model
 # trained (Adam, synthetic data, TensorFlow graph mode, no XLA) in one process, in
-# alternating rounds whose order flips every round, on a shared 2-core "Intel(R) Xeon(R) Processor" with amx_bf16 and
-# avx512_bf16, 2026-12-02; the ratio is that of the median steps/s. A lone bfloat16
-# matmul (2048x2048) ran 3.8x faster than float32 there (594 vs 157 GFLOP/s), yet no
-# model trained faster, so every family measured stays float32 on a CPU.
+# alternating rounds whose order flips every round, on a shared 2-core "Intel(R)
+# Xeon(R) Processor" with amx_bf16 and avx512_bf16, 2026-12-02; the ratio is that of
+# the median steps/s. A lone bfloat16 matmul (2048x2048) ran 3.8x faster than float32
+# there (594 vs 157 GFLOP/s), yet no model trained faster, so every family measured
+# stays float32 on a CPU.
 _MEASURED_ON = "2-core Intel(R) Xeon(R) Processor, amx_bf16, TF graph mode, 2026-12-02"
 _PRECISION_RULES = [
     _PrecisionRule("mobilenet", "tensorflow", "cpu", "", "float32",

@@ -132,7 +132,9 @@ def test_digits_pipeline_options():
     x, y = batches[0][0].numpy(), batches[0][1].numpy()
     assert y.shape == (100, 10) and y.dtype == np.float32
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
-    assert ((y > 0.01) & (y < 0.99)).any()  # mixed
+    # Mixed: Beta(0.2, 0.2) puts most MixUp weights near 0 or 1, so look at every batch.
+    soft = [b[1].numpy() for b in batches]
+    assert any(((s > 0.01) & (s < 0.99)).any() for s in soft)
     assert x.min() >= 0.0 and x.max() <= 1.0
     # Validation: every example, not augmented, labels one-hot to match the training loss.
     xv, yv = _collect(bundle.validation)
