@@ -57,6 +57,8 @@ from keras_archs.validation import (
 )
 
 PREPROCESSING_MODES = ("scale", "caffe", "tf", "torch")
+# The modes that normalise with per-channel ImageNet statistics: RGB inputs only.
+RGB_MODES = ("caffe", "torch")
 # Decoded, resized uint8 images up to this size are cached in memory after the first
 # epoch; larger sets (ImageNet: ~1.3 million images) are decoded every epoch.
 CACHE_LIMIT_BYTES = 4 * 2**30
@@ -114,7 +116,7 @@ def _check_options(augment, mixup, cutmix, drop_remainder, preprocessing, one_ho
 
 
 def _check_preprocessing_channels(options, input_shape):
-    if options.preprocessing in ("caffe", "torch") and input_shape[-1] != 3:
+    if options.preprocessing in RGB_MODES and input_shape[-1] != 3:
         raise ValueError(
             f"preprocessing={options.preprocessing!r} normalises RGB channels and needs 3 "
             f"channels; got input_shape={input_shape!r}. Accepted with other channel "

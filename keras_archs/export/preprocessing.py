@@ -26,7 +26,6 @@ from keras_archs.validation import check_choice
 MODES = ("caffe", "tf", "torch", "scale", "none")
 # "auto": the registry's mode. None: no image signatures (the model's own inputs).
 PREPROCESSING_CHOICES = ("auto", *MODES, None)
-_THREE_CHANNEL_MODES = ("caffe", "torch")  # per-channel ImageNet statistics (RGB)
 
 
 def trained_with(model_path):
@@ -136,7 +135,9 @@ def serving_preprocessing(model, name=None, preprocessing="auto"):
                 f"{[tuple(t.shape) for t in model.inputs]}. Use preprocessing='auto' or None."
             )
         mode = preprocessing
-    if mode in _THREE_CHANNEL_MODES:
+    from keras_archs.data.images import RGB_MODES
+
+    if mode in RGB_MODES:
         axis = 1 if image_data_format(model) == "channels_first" else -1
         channels = model.inputs[0].shape[axis]
         if channels != 3:

@@ -33,7 +33,7 @@ import keras
 
 from keras_archs.registry import get_spec
 from keras_archs.training.policy import choose_policy
-from keras_archs.training.recipes import make_optimizer, recipe_for
+from keras_archs.training.recipes import Recipe, make_optimizer, recipe_for
 from keras_archs.validation import (
     check_choice,
     check_float,
@@ -59,7 +59,6 @@ RECIPE_ARGUMENTS = (
     "augment",
     "input_size",
 )
-_IMAGE_MODES_NEEDING_RGB = ("caffe", "torch")
 _SMALL_INPUT = 64  # default inputs up to this side train as they are offline
 
 
@@ -131,8 +130,10 @@ def training_preprocessing(spec, channels):
     """The preprocessing of 0-255 pixels an image model is trained with: its registry
     mode, or "scale" (x / 255) where that mode normalises RGB statistics and the input
     has another channel count (LeNet-5 on gray digits)."""
+    from keras_archs.data.images import RGB_MODES
+
     mode = spec.preprocessing or "scale"
-    if mode in _IMAGE_MODES_NEEDING_RGB and channels != 3:
+    if mode in RGB_MODES and channels != 3:
         return "scale"
     return mode
 
@@ -210,7 +211,9 @@ def resolve_config(
         raise ValueError(
             f"keras-archs train has no training recipe for {spec.name!r} (task={spec.task!r})."
         )
-    unknown = sorted(set(recipe_overrides) - set(RECIPE_ARGUMENTS))
+    # Any field of the recipe may be set (the CLI has flags for RECIPE_ARGUMENTS).
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(recipe_overrides) - fields)
     if unknown:
         raise TypeError(f"train() got unknown argument(s) {', '.join(map(repr, unknown))}.")
     overrides = {k: v for k, v in recipe_overrides.items() if v is not None}
@@ -441,8 +444,6 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
     by hand fails before any training.
     """
     saved = load_run_config(path)
-    recipe = dict(saved.get("recipe") or {})
-    fields = {k: recipe[k] for k in RECIPE_ARGUMENTS if k in recipe}
     image = saved.get("task") == "image_classification"
     config = resolve_config(
         saved.get("model"),
@@ -455,17 +456,13 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
         jit={True: "on", False: "off"}.get(saved.get("jit_compile"), "auto"),
         precision=saved.get("dtype_policy", "auto"),
         seed=saved.get("seed", 0),
-        **fields,
+        **dict(saved.get("recipe") or {}),
     )
-    # Everything else of the recipe (momentum, epsilon, step sizes...) as it was.
-    config["recipe"] = recipe_for(config["model"]).replace(**recipe).to_dict()
     return run_config(config, out=out, verbose=verbose)
 
 
 def run_config(config: dict, *, out: str | None = None, verbose="auto") -> TrainResult:
     """Trains the resolved `config` (from `resolve_config`) into run folder `out`."""
-    from keras_archs.training.recipes import Recipe
-
     spec = get_spec(config["model"])
     recipe = Recipe(**config["recipe"])
     if verbose == "auto":
