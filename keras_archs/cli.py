@@ -80,20 +80,25 @@ def cmd_info(args):
     return 0
 
 
-def _data_kwargs(pairs):
-    """`--data-arg T=600` options of a dataset; numbers become int or float. The dataset
-    refuses an option it does not take, listing those it does."""
+def _key_values(pairs, flag="--data-arg"):
+    """`--data-arg T=600` options of a dataset (or `--model-arg units=64` arguments of a
+    builder); numbers become int or float, true/false/none their Python values. The
+    dataset or builder refuses a name it does not take."""
+    words = {"true": True, "false": False, "none": None}
     result = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise ValueError(f"--data-arg takes KEY=VALUE; got {pair!r}.")
-        for kind in (int, float):
-            try:
-                value = kind(value)
-                break
-            except ValueError:
-                pass
+            raise ValueError(f"{flag} takes KEY=VALUE; got {pair!r}.")
+        if value.lower() in words:
+            value = words[value.lower()]
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(value)
+                    break
+                except ValueError:
+                    pass
         result[key] = value
     return result
 
@@ -124,7 +129,8 @@ def cmd_train(args):
             jit=args.jit,
             precision=args.precision,
             seed=args.seed,
-            data_kwargs=_data_kwargs(args.data_arg),
+            data_kwargs=_key_values(args.data_arg),
+            model_kwargs=_key_values(args.model_arg, "--model-arg"),
             **recipe,
         )
     print(f"run folder: {result.out_dir} (run.json, model.keras, history.csv, curves.png)")
@@ -134,8 +140,12 @@ def cmd_train(args):
     )
     if result.val_accuracy is not None:
         print(f"final validation accuracy: {result.val_accuracy:.4f}")
-    elif "val_loss" in result.history:
-        print(f"final validation loss: {result.history['val_loss'][-1]:.5f}")
+    else:  # a task's own scores (exact match, masked-token accuracy) or its loss
+        scores = {k: v[-1] for k, v in result.history.items() if k.startswith("val_")}
+        scores = {k: v for k, v in scores.items() if not k.endswith("loss")} or scores
+        if scores:
+            listed = ", ".join(f"{k[4:]} {v:.4f}" for k, v in sorted(scores.items()))
+            print(f"final validation {listed}")
     return 0
 
 
@@ -253,6 +263,13 @@ def build_parser():
         action="append",
         metavar="KEY=VALUE",
         help="option of the dataset, e.g. T=600 for adding_problem (repeatable)",
+    )
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="argument of the model's builder over its offline defaults, e.g. "
+        "attention=bahdanau for seq2seq (repeatable)",
     )
     p.set_defaults(func=cmd_train)
 

@@ -92,3 +92,12 @@ def test_readme_main_command_reaches_095_within_two_minutes(tmp_path):
     assert seconds < 120
     assert os.path.isdir(tmp_path / "runs")
     assert REPO  # the package is imported from the checkout via PYTHONPATH
+
+
+def test_key_value_flags_parse_numbers_and_words():
+    from keras_archs.cli import _key_values
+
+    parsed = _key_values(["units=16", "rate=0.5", "attention=bahdanau", "bias=false", "x=None"])
+    assert parsed == {"units": 16, "rate": 0.5, "attention": "bahdanau", "bias": False, "x": None}
+    with pytest.raises(ValueError, match="--model-arg takes KEY=VALUE; got 'units'"):
+        _key_values(["units"], "--model-arg")

@@ -51,12 +51,13 @@ def run_python(code, backend=None, timeout=900, **env):
     return proc.stdout
 
 
-def example_inputs(model, batch_size=2, seed=0, int_high=10):
-    """Random inputs for every model input: floats ~N(0, 1); ints by the input's role."""
+def example_inputs(model, batch_size=2, seed=0, int_high=10, length=None):
+    """Random inputs for every model input: floats ~N(0, 1); ints by the input's role.
+    `length` fills the dimensions a model leaves unknown (a sequence's)."""
     rng = np.random.default_rng(seed)
     result = {}
     for tensor in model.inputs:
-        shape = (batch_size, *tensor.shape[1:])
+        shape = (batch_size, *(length if d is None else d for d in tensor.shape[1:]))
         if None in shape:
             raise ValueError(f"example_inputs needs static shapes; {tensor.name} has {shape}")
         name = tensor.name

@@ -210,6 +210,56 @@ def BERT(
     return _bert(config, sequence_length, name or preset or "bert")
 
 
+def _pretrainer(backbone, max_predictions):
+    """`keras-archs train`'s training model for BERT: the pre-training heads."""
+    return BERTPretrainer(backbone, max_predictions=max_predictions)
+
+
+# `keras-archs train bert_tiny`: masked tokens and next-sentence prediction on the
+# standard library's sources (offline), 64-token pairs over a WordPiece vocabulary
+# learned from them; AdamW at 2e-3 decayed linearly over 1,700 steps (about 4 minutes on
+# 2 cores). BERT-Base is far too big for a CPU: its run is a short check that it trains.
+_MLM_NSP = {
+    "trainer": "task",
+    "data": "python_stdlib",
+    "head": _pretrainer,
+    "optimizer": "adamw",
+    "weight_decay": 0.01,
+    "clipnorm": 1.0,
+    "schedule": "linear",
+    "warmup_epochs": 0.0,
+    "batch_size": 64,
+}
+_TRAIN_DEFAULTS = {
+    "bert_tiny": {
+        **_MLM_NSP,
+        "data_kwargs": {
+            "objective": "mlm_nsp",
+            "sequence_length": 64,
+            "max_files": 400,
+            "validation_files": 60,
+            "validation_examples": 2048,
+        },
+        "learning_rate": 2e-3,
+        "steps_per_epoch": 850,
+        "epochs": 2,
+    },
+    "bert_base": {
+        **_MLM_NSP,
+        "data_kwargs": {
+            "objective": "mlm_nsp",
+            "sequence_length": 64,
+            "max_files": 40,
+            "validation_files": 10,
+            "validation_examples": 64,
+        },
+        "batch_size": 8,
+        "steps_per_epoch": 10,
+        "validation_steps": 2,
+        "epochs": 1,
+    },
+}
+
 for _preset in PRESETS:
     register_model(
         _preset,
@@ -223,6 +273,7 @@ for _preset in PRESETS:
         task="text_encoder",
         reference_params=_PRESET_PARAMS[_preset],
         test_kwargs=_TEST_KWARGS,
+        train_defaults=_TRAIN_DEFAULTS[_preset],
     )
 
 

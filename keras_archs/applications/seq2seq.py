@@ -94,6 +94,11 @@ def _seq2seq(
     return keras.Model({"encoder_inputs": enc_in, "decoder_inputs": dec_in}, y, name=name)
 
 
+def _decode(model, encoder_inputs, max_length):
+    """Greedy answers for `keras-archs train`'s exact-match score (`greedy_decode`)."""
+    return greedy_decode(model, encoder_inputs, max_length)
+
+
 @register_model(
     "seq2seq",
     family="seq2seq",
@@ -119,6 +124,7 @@ def _seq2seq(
         "learning_rate": 3e-3,
         # The paper's norm-5 clip is not yet measured on the addition task.
         "clipnorm": None,
+        "decode": _decode,
     },
 )
 def Seq2Seq(

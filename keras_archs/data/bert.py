@@ -12,16 +12,28 @@ fine-tuning examples, and the IMDB reviews.
   special_tokens=BERT_SPECIAL_TOKENS)`).
 - `imdb_reviews_texts`: tensorflow-datasets' IMDB reviews (sentiment), downloaded on
   first use; offline it fails at once naming the offline pre-training recipe.
+- `python_stdlib_wordpiece` and `python_stdlib_pretraining`: the offline pre-training
+  set behind `keras-archs train bert_tiny` (the `python_stdlib` dataset with
+  `objective="mlm_nsp"`): a WordPiece vocabulary learned once from the standard library
+  and shipped with the package, and MLM + NSP pipelines over the library's sources.
 
 TensorFlow is imported lazily, inside the functions.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from keras_archs.data.datasets import tfds_builder
-from keras_archs.data.text import WORDPIECE_SPECIAL_TOKENS
+from keras_archs.data.datasets import DatasetBundle, tfds_builder
+from keras_archs.data.text import (
+    WORDPIECE_SPECIAL_TOKENS,
+    TextTokenizer,
+    python_stdlib_files,
+    read_texts,
+    tokenize_texts,
+)
 from keras_archs.validation import check_bool, check_float, check_int
 
 # BERT adds [CLS] (first token), [SEP] (ends each segment) and [MASK] (masked LM).
@@ -29,6 +41,11 @@ BERT_SPECIAL_TOKENS = (*WORDPIECE_SPECIAL_TOKENS, "[CLS]", "[SEP]", "[MASK]")
 
 # What packing `[CLS] text [SEP] [PAD]...` needs; Google's BERT vocabularies have these.
 BERT_PACKING_TOKENS = ("[CLS]", "[SEP]", "[PAD]")
+
+# A WordPiece vocabulary (case kept: code is case-sensitive) learned with keras-hub's
+# `compute_word_piece_vocabulary` from 40 training files of `python_stdlib`, stored
+# because learning it takes minutes on a CPU; its first ids are BERT_SPECIAL_TOKENS.
+PYTHON_STDLIB_VOCABULARY = os.path.join(os.path.dirname(__file__), "python_stdlib_wordpiece.txt")
 
 
 def bert_special_ids(tokenizer, required=BERT_SPECIAL_TOKENS):
@@ -244,8 +261,7 @@ def imdb_reviews_texts(data_dir=None):
     builder = tfds_builder(
         "imdb_reviews",
         data_dir,
-        "pre-train BERT on load_text_corpus('python_stdlib') "
-        "(applications/bert_pretrain_python_stdlib.py)",
+        "pre-train BERT on python_stdlib (keras-archs train bert_tiny)",
     )
     out = []
     for split in ("train", "test"):
@@ -255,3 +271,113 @@ def imdb_reviews_texts(data_dir=None):
         ]
         out += [[t for t, _ in pairs], [y for _, y in pairs]]
     return tuple(out)
+
+
+def python_stdlib_wordpiece(path=PYTHON_STDLIB_VOCABULARY):
+    """A `TextTokenizer` over keras-hub's `WordPieceTokenizer` with the vocabulary file
+    `path` (one token per line; default: the one shipped for `python_stdlib`)."""
+    import keras_hub
+
+    with open(path, encoding="utf-8") as f:
+        vocab = [line.rstrip("\n") for line in f if line.rstrip("\n")]
+    bert_special_ids(vocab)  # ValueError naming any missing special token
+    tok = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=vocab,
+        lowercase=False,
+        strip_accents=False,
+        split_on_cjk=False,
+        oov_token="[UNK]",
+        dtype="int32",
+    )
+    return TextTokenizer(tok, tok.vocabulary_size(), tok.token_to_id("[END]"), "wordpiece")
+
+
+def python_stdlib_pretraining(
+    *,
+    batch_size=64,
+    sequence_length=64,
+    validation_split=0.1,
+    seed=0,
+    max_files=None,
+    validation_files=None,
+    validation_examples=None,
+    include_tests=False,
+    vocabulary=None,
+):
+    """MLM + NSP pipelines over the standard library's sources, as a `DatasetBundle`.
+
+    Files are split into training and validation (`python_stdlib_files`); `max_files`
+    and `validation_files` keep that many of each, chosen with `seed`; the validation
+    set is the first `validation_examples` examples of its own seeded stream, the same
+    on every epoch. The bundle says how to train on it: BERT under its pre-training
+    heads (`head_kwargs`: the number of masked slots), one cross-entropy per head (the
+    masked-token one averaged over the chosen positions only) and the accuracy of each
+    head, weighted by the pipeline's sample weights.
+    """
+    import keras
+
+    tokenizer = python_stdlib_wordpiece(vocabulary or PYTHON_STDLIB_VOCABULARY)
+    train_paths, val_paths = python_stdlib_files(validation_split, seed, include_tests)
+    rng = np.random.default_rng(seed + 1)
+    for argument, value in (("max_files", max_files), ("validation_files", validation_files)):
+        check_int(argument, value, minimum=1, allow_none=True)
+    if max_files:
+        train_paths = [
+            train_paths[i] for i in sorted(rng.permutation(len(train_paths))[:max_files])
+        ]
+    if validation_files:
+        picked = rng.permutation(len(val_paths))[:validation_files]
+        val_paths = [val_paths[i] for i in sorted(picked)]
+    train_ids = tokenize_texts(read_texts(train_paths), tokenizer)
+    val_ids = tokenize_texts(read_texts(val_paths), tokenizer)
+    train = bert_pretraining_dataset(
+        train_ids, tokenizer, sequence_length, batch_size, shuffle=True, seed=seed
+    )
+    validation = bert_pretraining_dataset(
+        val_ids,
+        tokenizer,
+        sequence_length,
+        batch_size,
+        seed=seed + 1,
+        num_examples=validation_examples,
+    )
+    content = sequence_length - 3
+    accuracy = {
+        head: [keras.metrics.SparseCategoricalAccuracy(name="accuracy")] for head in ("mlm", "nsp")
+    }
+    return DatasetBundle(
+        train=train,
+        validation=validation,
+        num_classes=tokenizer.vocabulary_size,
+        input_shape=(sequence_length,),
+        name="python_stdlib",
+        train_size=train_ids.size // content,
+        validation_size=validation_examples or val_ids.size // content,
+        model_kwargs={
+            "vocabulary_size": tokenizer.vocabulary_size,
+            "max_sequence_length": sequence_length,
+            "sequence_length": sequence_length,
+        },
+        loss={
+            "mlm": keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
+            "nsp": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        },
+        metrics=(),
+        weighted_metrics=accuracy,
+        head_kwargs={"max_predictions": int(np.ceil(0.15 * sequence_length))},
+    )
+
+
+def most_frequent_masked_accuracy(dataset):
+    """The masked-token accuracy of always answering the most frequent masked token of
+    `dataset` (a `bert_pretraining_dataset`): the baseline a masked LM must beat."""
+    labels = []
+    for _, y, w in dataset:
+        chosen = np.asarray(w["mlm"]) > 0
+        labels.append(np.asarray(y["mlm"])[chosen])
+    labels = np.concatenate(labels)
+    if labels.size == 0:
+        raise ValueError("dataset holds no masked positions (all MLM weights are 0).")
+    return float(np.bincount(labels).max() / labels.size)

@@ -54,8 +54,17 @@ class DatasetBundle:
     validation_size: int | None = None
     # Sequence tasks (data/tasks.py) also say how to build and compile a model for them.
     model_kwargs: dict = dataclasses.field(default_factory=dict)
-    loss: Any = None  # a Keras loss (or its name)
-    metrics: tuple = ()
+    loss: Any = None  # a Keras loss (or its name), or one per output
+    metrics: Any = ()
+    # Metrics that take the pipeline's sample weights (BERT's masked-token accuracy
+    # counts the chosen positions only).
+    weighted_metrics: Any = None
+    # Held-out data for a task's own measure, scored after every epoch by `keras-archs
+    # train` (e.g. {"kind": "exact_match", "encoder_inputs", "answers", "max_length"}).
+    evaluation: dict | None = None
+    # Keyword arguments of the model's training head (BERT's pre-training heads need the
+    # pipeline's number of masked slots); None: the model trains as built.
+    head_kwargs: dict | None = None
 
 
 def register_dataset(name: str):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_archs.data.datasets import DatasetBundle, register_dataset, tfds_builder
-from keras_archs.validation import check_bool, check_int
+from keras_archs.validation import check_bool, check_choice, check_int
 
 # Addition vocabulary: 0 pads, 1 starts and 2 ends a decoder sequence.
 PAD, START, END = 0, 1, 2
@@ -135,34 +135,82 @@ def _batched(tf, x, y, batch_size, shuffle, seed):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+ADDITION_INPUTS = ("seq2seq", "transformer")
+
+
 @register_dataset("addition")
-def _addition(*, batch_size=128, seed=0, digits=3, num_train=50_000, num_test=2_000, reverse=True):
-    """Teacher-forcing pipelines for "a+b" -> "sum" (Seq2Seq)."""
+def _addition(
+    *,
+    batch_size=128,
+    seed=0,
+    digits=3,
+    num_train=50_000,
+    num_test=2_000,
+    reverse=True,
+    inputs="seq2seq",
+):
+    """Teacher-forcing pipelines for "a+b" -> "sum".
+
+    `inputs` names the model the pipelines feed: "seq2seq" (`Seq2Seq`: encoder and
+    decoder ids, softmax outputs) or "transformer" (`Transformer`: ids and padding masks
+    of both sides, logits). The held-out pairs are also kept as `evaluation` so that
+    training can score greedy answers by exact match after every epoch.
+    """
+    import keras
     import tensorflow as tf
 
     reverse = check_bool("reverse", reverse)
+    check_choice("inputs", inputs, ADDITION_INPUTS)
     train, test = addition_arrays(num_train, num_test, digits, seed, reverse)
+    enc_len, dec_len = addition_lengths(digits)
+    vocabulary_size = len(ADDITION_VOCABULARY)
+
+    def features(d):
+        enc, dec = d["encoder_inputs"], d["decoder_inputs"]
+        if inputs == "seq2seq":
+            return {"encoder_inputs": enc, "decoder_inputs": dec}
+        # The decoder side has no padding to hide: its targets after the end token are
+        # pads the model must learn to emit.
+        return {
+            "encoder_token_ids": enc,
+            "encoder_padding_mask": (enc != PAD).astype("int32"),
+            "decoder_token_ids": dec,
+            "decoder_padding_mask": np.ones_like(dec),
+        }
 
     def pipeline(d, shuffle):
-        x = {"encoder_inputs": d["encoder_inputs"], "decoder_inputs": d["decoder_inputs"]}
-        return _batched(tf, x, d["targets"], batch_size, shuffle, seed)
+        return _batched(tf, features(d), d["targets"], batch_size, shuffle, seed)
 
-    enc_len, dec_len = addition_lengths(digits)
+    if inputs == "seq2seq":
+        model_kwargs = {
+            "vocabulary_size": vocabulary_size,
+            "encoder_max_length": enc_len,
+            "decoder_max_length": dec_len,
+        }
+        loss = "sparse_categorical_crossentropy"
+    else:
+        model_kwargs = {
+            "vocabulary_size": vocabulary_size,
+            "max_sequence_length": max(enc_len, dec_len),
+        }
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     return DatasetBundle(
         train=pipeline(train, True),
         validation=pipeline(test, False),
-        num_classes=len(ADDITION_VOCABULARY),
+        num_classes=vocabulary_size,
         input_shape=(enc_len,),
         name="addition",
         train_size=num_train,
         validation_size=num_test,
-        model_kwargs={
-            "vocabulary_size": len(ADDITION_VOCABULARY),
-            "encoder_max_length": enc_len,
-            "decoder_max_length": dec_len,
-        },
-        loss="sparse_categorical_crossentropy",
+        model_kwargs=model_kwargs,
+        loss=loss,
         metrics=("accuracy",),
+        evaluation={
+            "kind": "exact_match",
+            "encoder_inputs": test["encoder_inputs"],
+            "answers": test["answers"],
+            "max_length": dec_len,
+        },
     )
 
 

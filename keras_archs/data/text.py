@@ -292,6 +292,29 @@ def _language_model_bundle(corpus, batch_size, sequence_length, seed):
     )
 
 
+def validation_windows(corpus, sequence_length=64, num_windows=512):
+    """`num_windows` windows spread evenly over the validation stream: (inputs, targets),
+    each `(num_windows, sequence_length)`, the targets shifted by one token."""
+    ids = corpus.validation_ids
+    total = (ids.size - 1) // sequence_length
+    starts = np.linspace(0, total - 1, min(num_windows, total)).astype(int) * sequence_length
+    x = np.stack([ids[s : s + sequence_length] for s in starts])
+    y = np.stack([ids[s + 1 : s + sequence_length + 1] for s in starts])
+    return x, y
+
+
+def bigram_loss(train_ids, x, y, vocabulary_size, alpha=0.1):
+    """Mean negative log-likelihood (nats) of each `y` token given the `x` token before it
+    under add-`alpha` bigram counts of `train_ids`: the baseline a language model beats."""
+    counts = np.zeros((vocabulary_size, vocabulary_size))
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
+    probs = (counts + alpha) / (counts + alpha).sum(axis=1, keepdims=True)
+    return float(-np.log(probs[x.ravel(), y.ravel()]).mean())
+
+
+OBJECTIVES = ("causal_lm", "mlm_nsp")
+
+
 @register_dataset("python_stdlib")
 def _python_stdlib(
     *,
@@ -299,15 +322,49 @@ def _python_stdlib(
     validation_split=0.1,
     seed=0,
     sequence_length=128,
-    tokenizer="byte",
+    objective="causal_lm",
+    tokenizer=None,
     vocabulary_size=None,
     include_tests=False,
     max_files=None,
+    validation_files=None,
+    validation_examples=None,
 ):
-    """Language-model windows over the Python standard library's sources (offline)."""
+    """The Python standard library's sources (offline), for one of two objectives:
+
+    - "causal_lm": next-token windows (GPT), byte-level unless `tokenizer="wordpiece"`.
+    - "mlm_nsp": BERT's masked tokens and next-sentence pairs over the shipped WordPiece
+      vocabulary (`keras_archs.data.bert.python_stdlib_pretraining`); `max_files`,
+      `validation_files` and `validation_examples` bound its size.
+    """
+    check_choice("objective", objective, OBJECTIVES)
+    if objective == "mlm_nsp":
+        if tokenizer not in (None, "wordpiece") or vocabulary_size is not None:
+            raise ValueError(
+                "objective='mlm_nsp' uses the WordPiece vocabulary shipped for python_stdlib; "
+                f"got tokenizer={tokenizer!r}, vocabulary_size={vocabulary_size!r} (leave both "
+                "unset)."
+            )
+        from keras_archs.data import bert
+
+        return bert.python_stdlib_pretraining(
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            validation_split=validation_split,
+            seed=seed,
+            max_files=max_files,
+            validation_files=validation_files,
+            validation_examples=validation_examples,
+            include_tests=include_tests,
+        )
+    if validation_files is not None or validation_examples is not None:
+        raise ValueError(
+            "validation_files and validation_examples bound objective='mlm_nsp' only; got "
+            f"validation_files={validation_files!r}, validation_examples={validation_examples!r}."
+        )
     corpus = load_text_corpus(
         "python_stdlib",
-        tokenizer=tokenizer,
+        tokenizer=tokenizer or "byte",
         vocabulary_size=vocabulary_size,
         validation_split=validation_split,
         seed=seed,

@@ -72,6 +72,7 @@ class TrainResult:
     jit_compile: bool
     dtype_policy: str
     config: dict
+    steps_per_epoch: int = 0  # training steps each epoch ran (counted or bounded)
 
 
 def _claim_run_folder(out, name):
@@ -191,6 +192,7 @@ def resolve_config(
     *,
     data: str | None = None,
     data_kwargs: dict | None = None,
+    model_kwargs: dict | None = None,
     input_shape: tuple | None = None,
     mixup: float = 0.0,
     cutmix: float = 0.0,
@@ -229,9 +231,11 @@ def resolve_config(
     cutmix = check_float("cutmix", cutmix, minimum=0.0)
     check_choice("jit", jit, ("auto", "on", "off"))
     policy = choose_policy(spec.name, jit=jit, precision=precision)
+    for argument, value in (("data_kwargs", data_kwargs), ("model_kwargs", model_kwargs)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{argument} must be a dict; got {argument}={value!r}.")
     data_kwargs = dict(data_kwargs or {})
-    if not isinstance(data_kwargs, dict):
-        raise TypeError(f"data_kwargs must be a dict; got data_kwargs={data_kwargs!r}.")
+    model_kwargs = dict(model_kwargs or {})
     owned = sorted(set(data_kwargs) & set(_TRAIN_OWNED))
     if owned:
         raise ValueError(
@@ -253,6 +257,8 @@ def resolve_config(
         "dtype_policy": policy.dtype_policy,
         "policy_reason": policy.reason,
         "seed": seed,
+        # The model's own offline configuration, then the caller's changes to it.
+        "model_kwargs": {**defaults.get("model_kwargs", {}), **model_kwargs},
     }
     if sequence:
         if mixup or cutmix or recipe.augment != "none":
@@ -264,7 +270,6 @@ def resolve_config(
         # The registry's task options belong to its default task only.
         task_defaults = defaults.get("data_kwargs", {}) if data == defaults.get("data") else {}
         config["data_kwargs"] = {**task_defaults, **data_kwargs}
-        config["model_kwargs"] = dict(defaults.get("model_kwargs", {}))
         return config
 
     from keras_archs.data import dataset_options, list_datasets
@@ -310,18 +315,39 @@ def _load_data(config):
 
 
 def _loss_and_metrics(config, bundle):
+    smoothing = config["recipe"]["label_smoothing"]
     if config["task"] != "image_classification":
         if bundle.loss is None:
             raise ValueError(
                 f"data={config['data']!r} is not a sequence task (keras_archs.data.tasks); "
                 f"{config['model']!r} trains on one."
             )
-        return bundle.loss, list(bundle.metrics)
-    smoothing = config["recipe"]["label_smoothing"]
+        metrics = bundle.metrics if isinstance(bundle.metrics, dict) else list(bundle.metrics)
+        if smoothing > 0:
+            return _smoothed(bundle.loss, smoothing, config), metrics
+        return bundle.loss, metrics
     if config["mixup"] > 0 or config["cutmix"] > 0 or smoothing > 0:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
         return loss, [keras.metrics.CategoricalAccuracy(name="accuracy")]
     return keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+
+
+def _smoothed(loss, smoothing, config):
+    """The task's next-token loss with label smoothing (Szegedy et al. 2016), as the
+    Transformer was trained; only a cross-entropy on logits has a smoothed form here."""
+    from keras_archs.applications.transformer import LabelSmoothedCrossEntropy
+
+    on_logits = (
+        isinstance(loss, keras.losses.SparseCategoricalCrossentropy)
+        and loss.get_config()["from_logits"]
+    )
+    if not on_logits:
+        raise ValueError(
+            f"label_smoothing={smoothing} needs a model trained with cross-entropy on logits; "
+            f"{config['model']!r} on {config['data']!r} trains with {loss!r}. Pass "
+            "label_smoothing=0."
+        )
+    return LabelSmoothedCrossEntropy(smoothing)
 
 
 def _steps(config, bundle):
@@ -357,9 +383,9 @@ def _summary(config, history, seconds, out):
     table.add_column("", justify="right")
     table.add_row("epochs", str(len(history.get("loss", []))))
     table.add_row("seconds", f"{seconds:.1f}")
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if history.get(key):
-            table.add_row(key, f"{history[key][-1]:.4f}")
+    for key, values in history.items():
+        if key != "learning_rate" and values:
+            table.add_row(key, f"{values[-1]:.4f}")
     table.add_row("precision, XLA", f"{config['dtype_policy']}, {config['jit_compile']}")
     table.add_row("run folder", out)
     Console(soft_wrap=True).print(table)
@@ -379,6 +405,8 @@ def train(
     seed: int = 0,
     verbose="auto",
     data_kwargs: dict | None = None,
+    model_kwargs: dict | None = None,
+    callbacks: list | None = None,
     **recipe_overrides,
 ) -> TrainResult:
     """Trains registered model `name` with `model.fit` and writes a run folder.
@@ -399,6 +427,9 @@ def train(
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
+        model_kwargs: arguments of the model's builder, over its offline defaults
+            (e.g. `{"attention": "bahdanau"}` for seq2seq).
+        callbacks: more Keras callbacks for `fit` (not recorded in `run.json`).
         **recipe_overrides: fields of the recipe (`RECIPE_ARGUMENTS`: optimizer,
             learning_rate, weight_decay, schedule, warmup_epochs, label_smoothing,
             batch_size, epochs, clipnorm, augment, input_size).
@@ -407,6 +438,7 @@ def train(
         name,
         data=data,
         data_kwargs=data_kwargs,
+        model_kwargs=model_kwargs,
         input_shape=input_shape,
         mixup=mixup,
         cutmix=cutmix,
@@ -416,7 +448,7 @@ def train(
         seed=seed,
         **recipe_overrides,
     )
-    return run_config(config, out=out, verbose=verbose)
+    return run_config(config, out=out, verbose=verbose, callbacks=callbacks)
 
 
 def load_run_config(path: str) -> dict:
@@ -449,6 +481,7 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
         saved.get("model"),
         data=saved.get("data"),
         data_kwargs=saved.get("data_kwargs"),
+        model_kwargs=saved.get("model_kwargs"),
         input_shape=tuple(saved["input_shape"]) if image and saved.get("input_shape") else None,
         mixup=saved.get("mixup", 0.0),
         cutmix=saved.get("cutmix", 0.0),
@@ -461,7 +494,43 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
     return run_config(config, out=out, verbose=verbose)
 
 
-def run_config(config: dict, *, out: str | None = None, verbose="auto") -> TrainResult:
+def _task_callbacks(spec, bundle):
+    """Callbacks that score a task's own measure (exact match of generated answers)."""
+    evaluation = bundle.evaluation
+    decode = spec.train_defaults.get("decode")
+    if not evaluation or evaluation.get("kind") != "exact_match" or decode is None:
+        return []
+    from keras_archs.data.tasks import decode as to_text
+    from keras_archs.training.callbacks import ExactMatch
+
+    return [
+        ExactMatch(
+            decode,
+            evaluation["encoder_inputs"],
+            evaluation["answers"],
+            evaluation["max_length"],
+            to_text,
+        )
+    ]
+
+
+def _build(spec, config, bundle):
+    """The model `fit` trains: the registry's builder, under the training head the
+    pipeline asks for (BERT's masked-token and next-sentence heads)."""
+    if config["task"] == "image_classification":
+        build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
+    else:
+        build_kwargs = {}
+    build_kwargs.update({**bundle.model_kwargs, **config["model_kwargs"]})
+    model = spec.build(**build_kwargs)
+    if bundle.head_kwargs is None:
+        return model
+    return spec.train_defaults["head"](model, **bundle.head_kwargs)
+
+
+def run_config(
+    config: dict, *, out: str | None = None, verbose="auto", callbacks=None
+) -> TrainResult:
     """Trains the resolved `config` (from `resolve_config`) into run folder `out`."""
     spec = get_spec(config["model"])
     recipe = Recipe(**config["recipe"])
@@ -469,6 +538,11 @@ def run_config(config: dict, *, out: str | None = None, verbose="auto") -> Train
         verbose = 1 if sys.stdout.isatty() else 2
     bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
     loss, metrics = _loss_and_metrics(config, bundle)
+    if bundle.head_kwargs is not None and "head" not in spec.train_defaults:
+        raise ValueError(
+            f"data={config['data']!r} with {config['data_kwargs']} trains a model under a "
+            f"training head that {spec.name!r} does not have."
+        )
     steps = _steps(config, bundle)
     out = _claim_run_folder(out, spec.name)
     config = {**config, "versions": _versions(), "started": datetime.datetime.now().isoformat()}
@@ -479,21 +553,18 @@ def run_config(config: dict, *, out: str | None = None, verbose="auto") -> Train
         f"{config['policy_reason']})"
     )
 
-    if config["task"] == "image_classification":
-        build_kwargs = {"input_shape": bundle.input_shape, "classes": bundle.num_classes}
-    else:
-        build_kwargs = {**config["model_kwargs"], **bundle.model_kwargs}
     keras.utils.set_random_seed(config["seed"])
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config["dtype_policy"])
     try:
-        model = spec.build(**build_kwargs)
+        model = _build(spec, config, bundle)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     model.compile(
         optimizer=make_optimizer(recipe, steps),
         loss=loss,
         metrics=metrics,
+        weighted_metrics=bundle.weighted_metrics,
         jit_compile=config["jit_compile"],
     )
     bounded = config["steps_per_epoch"]
@@ -507,7 +578,10 @@ def run_config(config: dict, *, out: str | None = None, verbose="auto") -> Train
         epochs=recipe.epochs,
         steps_per_epoch=None if sized and not bounded else steps,
         validation_steps=config.get("validation_steps"),
+        # The task's scores first: they add to the logs the others record.
         callbacks=[
+            *_task_callbacks(spec, bundle),
+            *(callbacks or []),
             keras.callbacks.CSVLogger(os.path.join(out, "history.csv")),
             _Curves(os.path.join(out, "curves.png")),
         ],
@@ -528,4 +602,5 @@ def run_config(config: dict, *, out: str | None = None, verbose="auto") -> Train
         jit_compile=config["jit_compile"],
         dtype_policy=config["dtype_policy"],
         config=config,
+        steps_per_epoch=steps,
     )

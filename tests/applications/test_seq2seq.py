@@ -148,7 +148,8 @@ def _recipe():
 @pytest.mark.slow
 @pytest.mark.parametrize("attention", [None, "bahdanau"])
 def test_learns_three_digit_addition(attention):
-    result = _recipe().run(attention=attention, max_seconds=270)
+    # The recipe is `train("seq2seq", ...)` stopped at 0.95 held-out exact match.
+    result = _recipe().run(attention=attention, max_epochs=12, verbose=0)
     print(
         f"seq2seq attention={attention}: held-out exact match {result['exact_match']:.4f} "
         f"after {result['steps']} steps ({result['seconds']:.0f} s)"

@@ -10,7 +10,7 @@ from keras_archs.applications.transformer import (
     Transformer,
     greedy_decode,
 )
-from tests.utils import SHARED_CPU_SLACK, load_module
+from tests.utils import SHARED_CPU_SLACK
 
 TINY = dict(
     vocabulary_size=20,
@@ -167,14 +167,22 @@ def test_label_smoothed_loss_matches_its_definition():
 
 
 @pytest.mark.slow
-def test_learns_addition_to_095_exact_match_within_5_minutes():
-    recipe = load_module("applications/transformer_addition.py")
-    # Epochs until 0.95 on the held-out pairs: 0.9685 after 4 epochs, 165 s (sharing the
-    # 2 cores with two other training runs).
-    result = recipe.run(max_seconds=float("inf"), max_epochs=12, verbose=False)
-    print(
-        f"exact match {result['exact_match']:.4f} after {result['epochs']} epochs, "
-        f"{result['seconds']:.0f} s"
-    )
-    assert result["exact_match"] >= 0.95
-    assert result["seconds"] < 300 * SHARED_CPU_SLACK
+def test_keras_archs_train_transformer_reaches_095_exact_match(tmp_path):
+    """`keras-archs train transformer` with its defaults (the applications/ recipe is this
+    call): measured 0.9995 held-out exact match after 5 epochs, 85 s on 2 idle cores."""
+    from keras_archs.training import train
+
+    result = train("transformer", out=str(tmp_path / "run"), verbose=0)
+    exact = result.history["val_exact_match"]
+    print(f"exact match per epoch {exact}, {result.seconds:.0f} s")
+    assert len(exact) == 5 and exact[-1] >= 0.95
+    # The logged score is the decoder's: recompute it on the trained model.
+    from keras_archs.data import tasks
+
+    _, test = tasks.addition_arrays(50_000, 2_000, 3, seed=0)
+    ids = greedy_decode(result.model, test["encoder_inputs"][:500], 5)
+    answers = tasks.decode(ids)
+    assert np.mean([p == a for p, a in zip(answers, test["answers"][:500])]) >= 0.95
+    assert result.seconds < 300 * SHARED_CPU_SLACK
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert "val_exact_match" in f.readline()

@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_archs
 from keras_archs import cli
-from keras_archs.training import train, train_from_config
+from keras_archs.training import resolve_config, train, train_from_config
 from tests.harness import reload_in_fresh_process
 from tests.utils import example_inputs, max_abs_diff, save_inputs, to_numpy_tree
 
@@ -40,11 +41,47 @@ def test_bad_arguments(tmp_path, kwargs, error, match):
     assert not os.path.exists(out)
 
 
-def test_unknown_model_and_model_without_recipe():
+def test_unknown_model():
     with pytest.raises(ValueError, match="Unknown model name='lenet'"):
         train("lenet")
-    with pytest.raises(ValueError, match="no training recipe for 'bert_tiny'"):
-        train("bert_tiny")
+
+
+def test_every_registered_model_has_a_complete_run_configuration():
+    """Every model resolves a whole run (recipe, data, policy) from its registry data,
+    and the configuration is plain JSON (what run.json holds)."""
+    for name in keras_archs.list_models():
+        config = resolve_config(name)
+        json.dumps(config)
+        assert config["recipe"]["epochs"] >= 1 and config["data"], name
+
+
+def test_label_smoothing_needs_a_loss_on_logits(tmp_path):
+    # Seq2Seq ends in a softmax: there is no smoothed loss to give it.
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"label_smoothing=0\.1 needs a model trained with"):
+        train("seq2seq", label_smoothing=0.1, out=str(out), verbose=0)
+    assert not out.exists()
+
+
+def test_model_kwargs_reach_the_builder_and_run_json(tmp_path):
+    out = tmp_path / "run"
+    result = train(
+        "seq2seq",
+        model_kwargs={"attention": "bahdanau", "units": 16},
+        data_kwargs={"num_train": 256, "num_test": 64},
+        epochs=1,
+        out=str(out),
+        verbose=0,
+    )
+    assert result.model.get_layer("encoder").units == 16
+    assert any("attention" in layer.name for layer in result.model.layers)
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["model_kwargs"] == {"units": 16, "embedding_dim": 32, "attention": "bahdanau"}
+    # The task's own score is logged after the epoch, beside Keras' metrics.
+    assert 0.0 <= result.history["val_exact_match"][0] <= 1.0
+    assert "val_exact_match" in (out / "history.csv").read_text().splitlines()[0]
+    with pytest.raises(TypeError, match="model_kwargs must be a dict"):
+        train("seq2seq", model_kwargs=["units"], out=str(tmp_path / "bad"))
 
 
 def _png_folder(root, classes=3, per_class=8, size=40):
@@ -133,7 +170,9 @@ def test_label_smoothing_and_mixing_train_on_soft_labels(tmp_path):
 
 # Each family's cheapest model; the sweep over every registered model is
 # scripts/train_every_model.py (its result is in the README).
-@pytest.mark.parametrize("name", ["mobilenet", "stacked_rnn", "seq2seq", "tcn"])
+@pytest.mark.parametrize(
+    "name", ["mobilenet", "stacked_rnn", "seq2seq", "tcn", "transformer", "bert_tiny"]
+)
 def test_a_short_run_writes_a_run_folder_that_reloads(name, tmp_path, capsys):
     out = tmp_path / name
     args = ["train", name, "--epochs", "1", "--steps-per-epoch", "5", "--out", str(out)]
@@ -141,7 +180,7 @@ def test_a_short_run_writes_a_run_folder_that_reloads(name, tmp_path, capsys):
     assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras", "run.json"]
     # The model file reloads in a fresh interpreter with the trained model's outputs.
     model = keras.saving.load_model(out / "model.keras")
-    x = example_inputs(model, batch_size=2)
+    x = example_inputs(model, batch_size=2, length=5)
     expected = to_numpy_tree(model(x, training=False))
     save_inputs(str(tmp_path / "x.npz"), x)
     item = {"name": name, "path": str(out / "model.keras"), "inputs": str(tmp_path / "x.npz")}

@@ -66,7 +66,7 @@ def test_the_papers_schedule_and_regularisation():
     assert recipe_for("nasnet_large").schedule == "cosine"
     assert recipe_for("nasnet_large").label_smoothing == 0.1
     assert recipe_for("transformer").label_smoothing == 0.1
-    bert = recipe_for("bert_base")
+    bert = recipe_for("bert_base", paper=True)
     assert (bert.optimizer, bert.learning_rate, bert.schedule) == ("adamw", 1e-4, "linear")
     assert bert.warmup_epochs / bert.epochs == pytest.approx(10_000 / 1_000_000)
     gpt = recipe_for("gpt_mini", paper=True)
@@ -171,7 +171,7 @@ def test_overrides_are_validated_and_never_mutate():
 
 
 def test_model_with_scheduled_optimizer_reloads(tmp_path):
-    recipe = recipe_for("transformer").replace(epochs=3)  # warm-up then linear decay
+    recipe = recipe_for("transformer", paper=True).replace(epochs=3)  # warm-up, linear decay
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     model.compile(optimizer=make_optimizer(recipe, steps_per_epoch=2), loss="mse")
