@@ -131,6 +131,7 @@ def cmd_train(args):
             seed=args.seed,
             data_kwargs=_key_values(args.data_arg),
             model_kwargs=_key_values(args.model_arg, "--model-arg"),
+            init_from=args.init_from,
             **recipe,
         )
     print(f"run folder: {result.out_dir} (run.json, model.keras, history.csv, curves.png)")
@@ -263,6 +264,13 @@ def build_parser():
         action="append",
         metavar="KEY=VALUE",
         help="option of the dataset, e.g. T=600 for adding_problem (repeatable)",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL_FILE",
+        help="start from the weights of a .keras model whose layers match by name, e.g. a "
+        "bert_tiny pre-training run's model.keras before fine-tuning on a text folder",
     )
     p.add_argument(
         "--model-arg",

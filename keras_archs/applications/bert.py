@@ -210,9 +210,14 @@ def BERT(
     return _bert(config, sequence_length, name or preset or "bert")
 
 
-def _pretrainer(backbone, max_predictions):
-    """`keras-archs train`'s training model for BERT: the pre-training heads."""
-    return BERTPretrainer(backbone, max_predictions=max_predictions)
+def _training_head(backbone, kind, **kwargs):
+    """`keras-archs train`'s model around a BERT backbone, as the data asks: the
+    pre-training heads (`max_predictions`) or a classifier (`num_classes`)."""
+    if kind == "pretraining":
+        return BERTPretrainer(backbone, **kwargs)
+    if kind == "classifier":
+        return BERTClassifier(backbone, **kwargs)
+    raise ValueError(f"kind must be 'pretraining' or 'classifier'; got kind={kind!r}.")
 
 
 # `keras-archs train bert_tiny`: masked tokens and next-sentence prediction on the
@@ -222,7 +227,7 @@ def _pretrainer(backbone, max_predictions):
 _MLM_NSP = {
     "trainer": "task",
     "data": "python_stdlib",
-    "head": _pretrainer,
+    "head": _training_head,
     "optimizer": "adamw",
     "weight_decay": 0.01,
     "clipnorm": 1.0,

@@ -8,7 +8,8 @@
   `adding_problem`, `copy_memory`, `sequential_digits`, `sequential_mnist`) and the
   text corpora of `text` (`python_stdlib`, `tiny_shakespeare`, ...);
 - a tensorflow-datasets image set (`mnist`, `cifar10`, ...), downloaded on first use;
-- the path of an image folder with one sub-folder per class.
+- the path of an image folder with one sub-folder per class, or of a text folder (one
+  sub-folder of `.txt` files per class: BERT classification).
 
 A registered dataset takes options (`dataset_options(name)`, e.g. `T=200`); any other
 option is refused with the list of the accepted ones. To add a dataset, decorate a
@@ -23,6 +24,7 @@ works without it.
 """
 
 from keras_archs.data import (
+    bert,  # noqa: F401  (registers imdb_reviews)
     images,  # noqa: F401  (registers digits)
     tasks,  # noqa: F401  (registers the sequence tasks)
     text,  # noqa: F401  (registers python_stdlib and the text sets)

@@ -12,6 +12,9 @@ fine-tuning examples, and the IMDB reviews.
   special_tokens=BERT_SPECIAL_TOKENS)`).
 - `imdb_reviews_texts`: tensorflow-datasets' IMDB reviews (sentiment), downloaded on
   first use; offline it fails at once naming the offline pre-training recipe.
+- `imdb_reviews` (registered) and text folders (`load_dataset(folder)`, one
+  sub-folder of `.txt` files per class): text classification for BERT under its
+  classifier head (`text_classification_bundle`), tokenized with `vocabulary`.
 - `python_stdlib_wordpiece` and `python_stdlib_pretraining`: the offline pre-training
   set behind `keras-archs train bert_tiny` (the `python_stdlib` dataset with
   `objective="mlm_nsp"`): a WordPiece vocabulary learned once from the standard library
@@ -26,7 +29,12 @@ import os
 
 import numpy as np
 
-from keras_archs.data.datasets import DatasetBundle, tfds_builder
+from keras_archs.data.datasets import (
+    DatasetBundle,
+    DatasetUnavailableError,
+    register_dataset,
+    tfds_builder,
+)
 from keras_archs.data.text import (
     WORDPIECE_SPECIAL_TOKENS,
     TextTokenizer,
@@ -34,7 +42,11 @@ from keras_archs.data.text import (
     read_texts,
     tokenize_texts,
 )
-from keras_archs.validation import check_bool, check_float, check_int
+from keras_archs.validation import check_bool, check_float, check_int, check_string
+
+# What a text folder and `imdb_reviews` take besides the common options.
+TEXT_CLASSIFICATION_OPTIONS = ("sequence_length", "vocabulary", "lowercase")
+KERAS_HUB_PREFIX = "keras_hub:"
 
 # BERT adds [CLS] (first token), [SEP] (ends each segment) and [MASK] (masked LM).
 BERT_SPECIAL_TOKENS = (*WORDPIECE_SPECIAL_TOKENS, "[CLS]", "[SEP]", "[MASK]")
@@ -366,7 +378,10 @@ def python_stdlib_pretraining(
         },
         metrics=(),
         weighted_metrics=accuracy,
-        head_kwargs={"max_predictions": int(np.ceil(0.15 * sequence_length))},
+        head_kwargs={
+            "kind": "pretraining",
+            "max_predictions": int(np.ceil(0.15 * sequence_length)),
+        },
     )
 
 
@@ -381,3 +396,177 @@ def most_frequent_masked_accuracy(dataset):
     if labels.size == 0:
         raise ValueError("dataset holds no masked positions (all MLM weights are 0).")
     return float(np.bincount(labels).max() / labels.size)
+
+
+def classification_tokenizer(vocabulary=None, lowercase=False):
+    """A WordPiece tokenizer for classification inputs `[CLS] text [SEP] [PAD]...`.
+
+    `vocabulary`: None (the vocabulary shipped for `python_stdlib`, which a BERT
+    pre-trained by `keras-archs train bert_tiny` knows), the path of a vocabulary file
+    (one token per line, with [CLS], [SEP] and [PAD]), or `"keras_hub:<preset>"` (a
+    keras-hub BERT preset's tokenizer, downloaded on first use). `lowercase` applies to
+    a file (Google's uncased vocabularies need it); a preset knows its own.
+    """
+    import keras_hub
+
+    lowercase = check_bool("lowercase", lowercase)
+    if vocabulary is None:
+        return python_stdlib_wordpiece().tokenizer
+    vocabulary = check_string("vocabulary", vocabulary)
+    if vocabulary.startswith(KERAS_HUB_PREFIX):
+        preset = vocabulary[len(KERAS_HUB_PREFIX) :]
+        try:
+            return keras_hub.models.BertTokenizer.from_preset(preset)
+        except Exception as e:  # network, Kaggle credentials, an unknown preset name
+            raise DatasetUnavailableError(
+                f"Could not load the tokenizer of keras-hub preset {preset!r} "
+                f"({type(e).__name__}: {e}). Offline, pass a vocabulary file."
+            ) from e
+    if not os.path.isfile(vocabulary):
+        raise ValueError(
+            f"vocabulary must be a vocabulary file, 'keras_hub:<preset>' or None; got "
+            f"vocabulary={vocabulary!r} (no such file)."
+        )
+    with open(vocabulary, encoding="utf-8") as f:
+        tokens = [line.rstrip("\n") for line in f if line.rstrip("\n")]
+    bert_special_ids(tokens, BERT_PACKING_TOKENS)
+    return keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=tokens,
+        lowercase=lowercase,
+        oov_token="[UNK]" if "[UNK]" in tokens else tokens[0],
+        dtype="int32",
+    )
+
+
+def text_classification_bundle(
+    name,
+    train,
+    validation,
+    class_names,
+    *,
+    batch_size=32,
+    seed=0,
+    sequence_length=128,
+    vocabulary=None,
+    lowercase=False,
+):
+    """A `DatasetBundle` of BERT classification pipelines from `(texts, labels)` pairs.
+
+    The bundle asks for BERT's classifier head over `len(class_names)` classes, a
+    cross-entropy on its logits and accuracy; the model's position table is
+    `sequence_length` long unless the caller's model arguments say otherwise (a
+    pre-trained BERT keeps its own).
+    """
+    import keras
+
+    tokenizer = classification_tokenizer(vocabulary, lowercase)
+    sequence_length = check_int("sequence_length", sequence_length, minimum=3)
+    vocabulary_size = int(tokenizer.vocabulary_size())
+
+    def pipeline(pair, shuffle):
+        texts, labels = pair
+        return bert_classification_dataset(
+            texts, labels, tokenizer, sequence_length, batch_size, shuffle=shuffle, seed=seed
+        )
+
+    return DatasetBundle(
+        train=pipeline(train, True),
+        validation=pipeline(validation, False),
+        num_classes=len(class_names),
+        input_shape=(sequence_length,),
+        name=name,
+        train_size=len(train[0]),
+        validation_size=len(validation[0]),
+        model_kwargs={
+            "vocabulary_size": vocabulary_size,
+            "max_sequence_length": sequence_length,
+            "sequence_length": sequence_length,
+        },
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=("accuracy",),
+        head_kwargs={"kind": "classifier", "num_classes": len(class_names)},
+    )
+
+
+def is_text_folder(path):
+    """True when the class sub-folders of `path` hold `.txt` files (else: images)."""
+    for entry in os.scandir(path):
+        if entry.is_dir():
+            for _, _, names in os.walk(entry.path, followlinks=True):
+                if any(n.lower().endswith(".txt") for n in names):
+                    return True
+    return False
+
+
+def load_text_folder(path, batch_size=32, validation_split=0.2, seed=0, **options):
+    """A folder with one sub-folder of `.txt` files per class (the sorted sub-folder
+    names are the classes, as `keras.utils.text_dataset_from_directory` names them),
+    split per class with `seed`; `options` are `TEXT_CLASSIFICATION_OPTIONS`."""
+    need = "one sub-folder per class, at least two classes, holding .txt files"
+    classes = sorted(e.name for e in os.scandir(path) if e.is_dir())
+    texts, labels = [], []
+    for label, name in enumerate(classes):
+        for root, dirs, names in os.walk(os.path.join(path, name), followlinks=True):
+            dirs.sort()
+            for file in sorted(n for n in names if n.lower().endswith(".txt")):
+                with open(os.path.join(root, file), "rb") as f:
+                    texts.append(f.read().decode("utf-8", errors="replace"))
+                labels.append(label)
+    if len(set(labels)) < 2:
+        raise ValueError(
+            f"Text folder {path!r} has texts of {len(set(labels))} class(es); it needs {need}."
+        )
+    labels = np.array(labels, dtype="int32")
+    rng = np.random.default_rng(seed)
+    train_idx, val_idx = [], []
+    for label in range(len(classes)):
+        # Split each class alike, so a small folder keeps every class in both splits.
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        n_val = max(1, round(len(idx) * validation_split)) if len(idx) > 1 else 0
+        val_idx.extend(idx[:n_val])
+        train_idx.extend(idx[n_val:])
+    train_idx = rng.permutation(np.array(train_idx, dtype="int64"))
+
+    def pick(idx):
+        return [texts[i] for i in idx], labels[np.asarray(idx, dtype="int64")]
+
+    return text_classification_bundle(
+        os.path.basename(os.path.normpath(path)),
+        pick(train_idx),
+        pick(val_idx),
+        classes,
+        batch_size=batch_size,
+        seed=seed,
+        **options,
+    )
+
+
+@register_dataset("imdb_reviews")
+def _imdb_reviews(
+    *,
+    batch_size=32,
+    seed=0,
+    data_dir=None,
+    sequence_length=128,
+    vocabulary=None,
+    lowercase=False,
+    max_train=None,
+):
+    """IMDB movie-review sentiment (tensorflow-datasets; downloaded on first use) for
+    BERT's classifier head; validation is the test split. `max_train` keeps the first
+    that many training reviews."""
+    max_train = check_int("max_train", max_train, minimum=1, allow_none=True)
+    train_texts, train_labels, test_texts, test_labels = imdb_reviews_texts(data_dir)
+    if max_train:
+        train_texts, train_labels = train_texts[:max_train], train_labels[:max_train]
+    return text_classification_bundle(
+        "imdb_reviews",
+        (train_texts, train_labels),
+        (test_texts, test_labels),
+        ("negative", "positive"),
+        batch_size=batch_size,
+        seed=seed,
+        sequence_length=sequence_length,
+        vocabulary=vocabulary,
+        lowercase=lowercase,
+    )

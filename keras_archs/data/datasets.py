@@ -152,9 +152,27 @@ def load_dataset(
     if name in _LOADERS:
         check_options(f"dataset {name!r}", kwargs, dataset_options(name))
         return _LOADERS[name](**kwargs)
+    folder = os.path.isdir(name)
+    from keras_archs.data import bert
+
+    if folder and bert.is_text_folder(name):
+        check_options(
+            f"text folder {name!r}", kwargs, COMMON_OPTIONS + bert.TEXT_CLASSIFICATION_OPTIONS
+        )
+        if input_shape is not None or data_dir is not None:
+            raise ValueError(
+                f"Text folder {name!r} takes no input_shape or data_dir; got "
+                f"input_shape={input_shape!r}, data_dir={data_dir!r}."
+            )
+        return bert.load_text_folder(
+            name,
+            batch_size or 32,
+            0.2 if validation_split is None else validation_split,
+            seed or 0,
+            **options,
+        )
     # Image folders and tensorflow-datasets image sets take the common options and the
     # image pipeline's (augmentation, mixing, preprocessing, label format).
-    folder = os.path.isdir(name)
     extra = IMAGE_OPTIONS + (() if folder else ("manual_dir",))
     check_options(f"dataset {name!r}", kwargs, COMMON_OPTIONS + extra)
     from keras_archs.data import images

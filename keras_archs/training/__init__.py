@@ -9,6 +9,7 @@ tf.distribute (when added) is imported lazily here, like TensorFlow in `data/`.
 from keras_archs.training.fit import (
     RUN_FILE,
     TrainResult,
+    initialize_from,
     load_run_config,
     plot_history,
     resolve_config,
@@ -42,6 +43,7 @@ __all__ = [
     "current_device",
     "describe_policy",
     "gpu_capability",
+    "initialize_from",
     "load_run_config",
     "make_optimizer",
     "plot_history",

@@ -193,6 +193,7 @@ def resolve_config(
     data: str | None = None,
     data_kwargs: dict | None = None,
     model_kwargs: dict | None = None,
+    init_from: str | None = None,
     input_shape: tuple | None = None,
     mixup: float = 0.0,
     cutmix: float = 0.0,
@@ -223,10 +224,11 @@ def resolve_config(
     data = check_string("data", data or defaults.get("data", "digits"))
     seed = check_int("seed", seed, minimum=0)
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
-    # A bound given here bounds validation too; a model's own offline run may bound
-    # both (a text corpus is far longer than a CPU epoch).
-    validation_steps = steps_per_epoch or defaults.get("validation_steps")
-    steps_per_epoch = steps_per_epoch or defaults.get("steps_per_epoch")
+    # A bound given here bounds validation too; a model's own offline run on its
+    # default data may bound both (a text corpus is far longer than a CPU epoch).
+    own = defaults if data == defaults.get("data", "digits") else {}
+    validation_steps = steps_per_epoch or own.get("validation_steps")
+    steps_per_epoch = steps_per_epoch or own.get("steps_per_epoch")
     mixup = check_float("mixup", mixup, minimum=0.0)
     cutmix = check_float("cutmix", cutmix, minimum=0.0)
     check_choice("jit", jit, ("auto", "on", "off"))
@@ -236,6 +238,14 @@ def resolve_config(
             raise TypeError(f"{argument} must be a dict; got {argument}={value!r}.")
     data_kwargs = dict(data_kwargs or {})
     model_kwargs = dict(model_kwargs or {})
+    if init_from is not None:
+        init_from = check_string("init_from", init_from)
+        if not os.path.isfile(init_from):
+            raise ValueError(
+                f"init_from={init_from!r} is not a file; it takes a .keras model (such as a "
+                "run folder's model.keras) whose layers share names with the new model."
+            )
+        init_from = os.path.abspath(init_from)
     owned = sorted(set(data_kwargs) & set(_TRAIN_OWNED))
     if owned:
         raise ValueError(
@@ -259,6 +269,7 @@ def resolve_config(
         "seed": seed,
         # The model's own offline configuration, then the caller's changes to it.
         "model_kwargs": {**defaults.get("model_kwargs", {}), **model_kwargs},
+        "init_from": init_from,
     }
     if sequence:
         if mixup or cutmix or recipe.augment != "none":
@@ -406,6 +417,7 @@ def train(
     verbose="auto",
     data_kwargs: dict | None = None,
     model_kwargs: dict | None = None,
+    init_from: str | None = None,
     callbacks: list | None = None,
     **recipe_overrides,
 ) -> TrainResult:
@@ -429,6 +441,10 @@ def train(
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
         model_kwargs: arguments of the model's builder, over its offline defaults
             (e.g. `{"attention": "bahdanau"}` for seq2seq).
+        init_from: a `.keras` model to start from (fine-tuning): every layer of the new
+            model whose name and weight shapes match one of it starts with its weights
+            (a pre-training run's BERT backbone, say); the heads that match nothing
+            start fresh.
         callbacks: more Keras callbacks for `fit` (not recorded in `run.json`).
         **recipe_overrides: fields of the recipe (`RECIPE_ARGUMENTS`: optimizer,
             learning_rate, weight_decay, schedule, warmup_epochs, label_smoothing,
@@ -439,6 +455,7 @@ def train(
         data=data,
         data_kwargs=data_kwargs,
         model_kwargs=model_kwargs,
+        init_from=init_from,
         input_shape=input_shape,
         mixup=mixup,
         cutmix=cutmix,
@@ -482,6 +499,7 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
         data=saved.get("data"),
         data_kwargs=saved.get("data_kwargs"),
         model_kwargs=saved.get("model_kwargs"),
+        init_from=saved.get("init_from"),
         input_shape=tuple(saved["input_shape"]) if image and saved.get("input_shape") else None,
         mixup=saved.get("mixup", 0.0),
         cutmix=saved.get("cutmix", 0.0),
@@ -514,6 +532,53 @@ def _task_callbacks(spec, bundle):
     ]
 
 
+def _shapes(layer):
+    return [tuple(w.shape) for w in layer.weights]
+
+
+def _layers_of(model):
+    """`model`'s layers and, recursively, those of the models nested in it."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers_of(layer)
+
+
+def initialize_from(model, source):
+    """Copies into `model` the weights of `source`'s layers (a loaded `.keras` model) that
+    share a layer name and weight shapes; a nested model (a backbone) that matches by
+    name, or else is the one model of `source` with its weight shapes, is copied whole.
+    Returns the number of weight tensors copied; ValueError when none matched."""
+    candidates = [source, *_layers_of(source)]
+    by_name = {}
+    for layer in candidates:
+        by_name.setdefault(layer.name, layer)
+
+    def copy(layer):
+        if not layer.weights:
+            return 0
+        match = by_name.get(layer.name)
+        if match is None and isinstance(layer, keras.Model):
+            same = [
+                c for c in candidates if isinstance(c, keras.Model) and _shapes(c) == _shapes(layer)
+            ]
+            match = same[0] if len(same) == 1 else None
+        if match is not None and _shapes(match) == _shapes(layer):
+            layer.set_weights(match.get_weights())
+            return len(layer.weights)
+        if isinstance(layer, keras.Model):
+            return sum(copy(inner) for inner in layer.layers)
+        return 0
+
+    copied = sum(copy(layer) for layer in model.layers)
+    if not copied:
+        raise ValueError(
+            f"init_from: no layer of {source.name!r} matches a layer of {model.name!r} by "
+            "name and weight shapes (a different vocabulary or size?)."
+        )
+    return copied
+
+
 def _build(spec, config, bundle):
     """The model `fit` trains: the registry's builder, under the training head the
     pipeline asks for (BERT's masked-token and next-sentence heads)."""
@@ -523,9 +588,13 @@ def _build(spec, config, bundle):
         build_kwargs = {}
     build_kwargs.update({**bundle.model_kwargs, **config["model_kwargs"]})
     model = spec.build(**build_kwargs)
-    if bundle.head_kwargs is None:
-        return model
-    return spec.train_defaults["head"](model, **bundle.head_kwargs)
+    if bundle.head_kwargs is not None:
+        model = spec.train_defaults["head"](model, **bundle.head_kwargs)
+    if config.get("init_from"):
+        source = keras.saving.load_model(config["init_from"], compile=False)
+        copied = initialize_from(model, source)
+        print(f"init_from: {copied} of {len(model.weights)} weights from {config['init_from']}")
+    return model
 
 
 def run_config(
@@ -571,13 +640,18 @@ def run_config(
     # A pipeline of unknown length (one that drops damaged files) is repeated and cut
     # into epochs of the counted steps, so every epoch has the same length.
     sized = int(bundle.train.cardinality()) >= 0
+    validation_steps = config.get("validation_steps")
+    batches = int(bundle.validation.cardinality()) if bundle.validation is not None else -1
+    if validation_steps and batches > 0:
+        # A bound above the validation set's size would only run out of data.
+        validation_steps = min(validation_steps, batches)
     start = time.perf_counter()
     history = model.fit(
         bundle.train if sized and not bounded else bundle.train.repeat(),
         validation_data=bundle.validation,
         epochs=recipe.epochs,
         steps_per_epoch=None if sized and not bounded else steps,
-        validation_steps=config.get("validation_steps"),
+        validation_steps=validation_steps,
         # The task's scores first: they add to the logs the others record.
         callbacks=[
             *_task_callbacks(spec, bundle),

@@ -261,29 +261,68 @@ def _sentiment_texts(n, seed):
     return texts, labels
 
 
-def test_imdb_recipe_finetunes_with_a_google_style_vocabulary():
-    """The recipe's fine-tuning path (the IMDB download aside): a vocabulary with only
-    [PAD]/[UNK]/[CLS]/[SEP]/[MASK] (no [END], as Google's) and a held-out accuracy far
-    above chance on a task the pooled [CLS] vector must learn."""
-    import keras_hub
+def _text_folder(root, n, seed):
+    for i, (text, label) in enumerate(zip(*_sentiment_texts(n, seed))):
+        folder = root / ("positive" if label else "negative")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.txt").write_text(text)
+    (root / "positive" / "notes.md").write_text("not a .txt file: ignored")
+    return root
 
+
+def test_text_folder_finetunes_bert_with_a_google_style_vocabulary(tmp_path):
+    """`keras-archs train bert_tiny --data FOLDER`: one sub-folder of .txt files per class,
+    a vocabulary file with only [PAD]/[UNK]/[CLS]/[SEP]/[MASK] (no [END], as Google's),
+    and a held-out accuracy far above chance on a task the pooled [CLS] vector must
+    learn. The run starts from a saved BERT's weights (`init_from`)."""
     filler = "the movie plot actors was really quite and ending good great wonderful"
     vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *filler.split(), "bad"]
     vocabulary += ["awful", "boring"]
-    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, dtype="int32")
-    keras.utils.set_random_seed(0)
-    backbone = BERT(**{**SMALL, "vocabulary_size": len(vocabulary)}, sequence_length=16)
-    _, accuracy = _recipe("bert_finetune_imdb").finetune(
-        backbone,
-        tokenizer,
-        _sentiment_texts(512, 0),
-        _sentiment_texts(256, 1),
-        sequence_length=16,
+    (tmp_path / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    folder = _text_folder(tmp_path / "reviews", 640, 0)
+    config = {**SMALL, "vocabulary_size": len(vocabulary), "max_sequence_length": 16}
+    keras.utils.set_random_seed(1)
+    start = BERT(**config, sequence_length=16)
+    BERTPretrainer(start, max_predictions=3).save(tmp_path / "start.keras")
+    result = keras_archs.training.train(
+        "bert_tiny",
+        data=str(folder),
+        data_kwargs={"vocabulary": str(tmp_path / "vocab.txt"), "sequence_length": 16},
+        model_kwargs={k: v for k, v in config.items() if k != "vocabulary_size"},
+        init_from=str(tmp_path / "start.keras"),
         epochs=10,  # from scratch (4 epochs stay at chance); a pre-trained encoder needs 2
         learning_rate=1e-3,
+        batch_size=32,
+        out=str(tmp_path / "run"),
         verbose=0,
     )
-    assert accuracy > 0.9, accuracy
+    assert result.model.output_shape == (None, 2)  # the classifier head, two classes
+    assert result.config["init_from"] == str(tmp_path / "start.keras")
+    assert result.val_accuracy > 0.9, result.history["val_accuracy"]
+
+
+def test_init_from_copies_the_backbone_and_leaves_new_heads():
+    keras.utils.set_random_seed(0)
+    pretrainer = BERTPretrainer(BERT(**SMALL, sequence_length=8), max_predictions=2)
+    keras.utils.set_random_seed(1)
+    classifier = BERTClassifier(BERT(**SMALL, sequence_length=8, name="renamed"), 3)
+    before = classifier.get_layer("logits").get_weights()
+    copied = keras_archs.training.initialize_from(classifier, pretrainer)
+    backbone = classifier.get_layer("renamed")  # matched by its weight shapes
+    assert copied == len(backbone.weights)
+    source = next(layer for layer in pretrainer.layers if isinstance(layer, keras.Model))
+    for got, want in zip(backbone.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(classifier.get_layer("logits").get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    # Another vocabulary: the blocks match layer by layer, the token embedding does not.
+    other = BERTClassifier(BERT(**{**SMALL, "vocabulary_size": 60}, sequence_length=8), 3)
+    copied = keras_archs.training.initialize_from(other, pretrainer)
+    backbone = next(layer for layer in other.layers if isinstance(layer, keras.Model))
+    assert 0 < copied < len(backbone.weights)
+    other = BERTClassifier(BERT(**{**SMALL, "hidden_dim": 8, "intermediate_dim": 8}), 3)
+    with pytest.raises(ValueError, match="no layer of 'bert_pretrainer' matches"):
+        keras_archs.training.initialize_from(other, pretrainer)
 
 
 def test_imdb_recipe_fails_fast_offline(monkeypatch):

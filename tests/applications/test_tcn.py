@@ -12,7 +12,7 @@ import pytest
 from keras_archs import cli
 from keras_archs.applications import TCN
 from keras_archs.registry import get_spec
-from tests.utils import REPO, load_module, subprocess_env
+from tests.utils import REPO, SHARED_CPU_SLACK, load_module, subprocess_env
 
 
 def keras_tcn_param_count(nb_filters, kernel_size, dilations, nb_stacks, features, norm=None):
@@ -178,14 +178,15 @@ def _recipe(name):
 
 @pytest.mark.slow
 def test_adding_problem_T200_reaches_mse_below_001():
-    result = _recipe("tcn_adding_problem").run(T=200, max_seconds=270)
+    # The recipe is `train("tcn", ...)` in epochs of 100 steps, stopped at MSE 0.01.
+    result = _recipe("tcn_adding_problem").run(T=200, max_steps=3_000, verbose=0)
     print(
         f"TCN adding problem T=200: MSE {result['mse']:.5f} after {result['steps']} steps, "
         f"{result['seconds']:.0f} s (mean predictor {result['baseline_mse']:.3f})"
     )
     assert result["baseline_mse"] > 0.15
     assert result["mse"] < 0.01
-    assert result["seconds"] < 300
+    assert result["seconds"] < 300 * SHARED_CPU_SLACK
 
 
 def test_keras_archs_train_tcn_on_task_options(tmp_path, capsys):
