@@ -104,10 +104,14 @@ def _key_values(pairs, flag="--data-arg"):
 
 
 def cmd_train(args):
-    from keras_archs.training import train, train_from_config
+    from keras_archs.training import resume, train, train_from_config
     from keras_archs.training.fit import RECIPE_ARGUMENTS
 
-    if args.config:
+    if args.resume:
+        if args.out is None or args.config:
+            raise ValueError("--resume continues the run in --out RUN (and takes no --config).")
+        result = resume(args.out, name=args.name, data=args.data)
+    elif args.config:
         if args.name is not None:
             raise ValueError(
                 f"--config repeats the run in its file; drop the model name {args.name!r} "
@@ -132,6 +136,10 @@ def cmd_train(args):
             data_kwargs=_key_values(args.data_arg),
             model_kwargs=_key_values(args.model_arg, "--model-arg"),
             init_from=args.init_from,
+            deterministic=args.deterministic,
+            backup_every=args.backup_every,
+            tensorboard=args.tensorboard,
+            early_stopping=args.early_stopping,
             **recipe,
         )
     print(f"run folder: {result.out_dir} (run.json, model.keras, history.csv, curves.png)")
@@ -264,6 +272,37 @@ def build_parser():
         action="append",
         metavar="KEY=VALUE",
         help="option of the dataset, e.g. T=600 for adding_problem (repeatable)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed or pre-empted run in --out from its newest good backup",
+    )
+    p.add_argument(
+        "--backup-every",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="also back up every STEPS steps (a backup is written at every epoch end)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="TensorBoard logs in OUT/tensorboard (default: on)",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a lower validation loss",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="TensorFlow op determinism: same seed, same weights (CPU); a resumed run "
+        "repeats an uninterrupted one",
     )
     p.add_argument(
         "--init-from",

@@ -26,6 +26,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import keras_archs
+    from keras_archs.training.fit import RUN_FOLDER
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     failed = []
@@ -40,7 +41,7 @@ def main(argv=None):
             problem = (proc.stderr.strip().splitlines() or ["?"])[-1]
         else:
             files = sorted(os.listdir(out))
-            if files != ["curves.png", "history.csv", "model.keras", "run.json"]:
+            if files != sorted(RUN_FOLDER):
                 problem = f"run folder has {files}"
             else:
                 path = os.path.join(out, "model.keras")

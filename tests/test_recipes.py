@@ -25,3 +25,25 @@ def test_lenet5_digits_recipe_runs_and_learns(tmp_path):
     accuracy = float(proc.stdout.strip().splitlines()[-1].rsplit(" ", 1)[1])
     assert accuracy > 0.85  # 3 epochs; chance is 0.10
     assert (out / "model.keras").is_file()
+
+
+def test_every_recipe_is_a_configuration_of_the_training_path():
+    """Each applications/ recipe trains through `keras_archs.training.train`; none keeps
+    a loop, a compile or a fit of its own."""
+    import ast
+
+    folder = os.path.join(REPO, "applications")
+    recipes = sorted(f for f in os.listdir(folder) if f.endswith(".py"))
+    assert len(recipes) >= 9
+    for recipe in recipes:
+        with open(os.path.join(folder, recipe)) as f:
+            tree = ast.parse(f.read())
+        called = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called.add(
+                    func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                )
+        assert "train" in called, recipe
+        assert not called & {"fit", "compile", "train_on_batch", "apply_gradients"}, recipe

@@ -56,7 +56,18 @@ def _lenet(*, weights, name, **args):
     task="image_classification",
     reference_params=61_706,
     test_kwargs={"input_shape": (32, 32, 1), "classes": 10},
-    train_defaults={"data": "digits", "epochs": 20, "batch_size": 32, "learning_rate": 2e-3},
+    # `keras-archs train lenet5` (the README's first run): 30 epochs on the 1,438
+    # training digits with the recipe's Adam, cosine-annealed, and random shifts of up to
+    # 4 pixels (pad-and-crop; the paper's distortions): 0.983 to 0.989 validation
+    # accuracy over seeds 0-2 in about 15 s on 2 cores (0.975 to 0.978 unaugmented).
+    train_defaults={
+        "data": "digits",
+        "epochs": 30,
+        "batch_size": 32,
+        "learning_rate": 2e-3,
+        "schedule": "cosine",
+        "augment": "basic",
+    },
     weights=WEIGHTS.get("lenet5"),
     # No preprocess_input: pixels scaled to [0, 1], as `keras-archs train` feeds them.
     preprocessing="scale",

@@ -261,7 +261,7 @@ def _pipeline(
     height, width, channels = input_shape
     if cache:
         ds = ds.cache()
-    if training and cache:
+    if training:  # in memory either way: cached here, or tensors already (digits)
         ds = ds.shuffle(
             min(size or SHUFFLE_BUFFER, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
         )

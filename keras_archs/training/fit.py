@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.util
 import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 
@@ -35,6 +37,7 @@ from keras_archs.registry import get_spec
 from keras_archs.training.policy import choose_policy
 from keras_archs.training.recipes import Recipe, make_optimizer, recipe_for
 from keras_archs.validation import (
+    check_bool,
     check_choice,
     check_float,
     check_int,
@@ -42,6 +45,8 @@ from keras_archs.validation import (
 )
 
 RUN_FILE = "run.json"
+# What a completed run folder holds (tensorboard/ where TensorBoard logs are on).
+RUN_FOLDER = ("best.keras", "curves.png", "history.csv", "model.keras", RUN_FILE, "tensorboard")
 RUN_FORMAT = "keras_archs.train/1"  # what `--config` checks a file is
 # Arguments of `train` that are also dataset options: given there, not in `data_kwargs`.
 _TRAIN_OWNED = ("input_shape", "batch_size", "seed")
@@ -201,6 +206,10 @@ def resolve_config(
     jit: str = "auto",
     precision: str = "auto",
     seed: int = 0,
+    deterministic: bool = False,
+    backup_every: int | None = None,
+    tensorboard: bool = True,
+    early_stopping: int | None = None,
     **recipe_overrides,
 ) -> dict:
     """The whole configuration of a run of `train` (what `run.json` holds), checked.
@@ -229,6 +238,10 @@ def resolve_config(
     own = defaults if data == defaults.get("data", "digits") else {}
     validation_steps = steps_per_epoch or own.get("validation_steps")
     steps_per_epoch = steps_per_epoch or own.get("steps_per_epoch")
+    deterministic = check_bool("deterministic", deterministic)
+    backup_every = check_int("backup_every", backup_every, minimum=1, allow_none=True)
+    tensorboard = check_bool("tensorboard", tensorboard)
+    early_stopping = check_int("early_stopping", early_stopping, minimum=1, allow_none=True)
     mixup = check_float("mixup", mixup, minimum=0.0)
     cutmix = check_float("cutmix", cutmix, minimum=0.0)
     check_choice("jit", jit, ("auto", "on", "off"))
@@ -267,6 +280,10 @@ def resolve_config(
         "dtype_policy": policy.dtype_policy,
         "policy_reason": policy.reason,
         "seed": seed,
+        "deterministic": deterministic,
+        "backup_every": backup_every,
+        "tensorboard": tensorboard,
+        "early_stopping": early_stopping,
         # The model's own offline configuration, then the caller's changes to it.
         "model_kwargs": {**defaults.get("model_kwargs", {}), **model_kwargs},
         "init_from": init_from,
@@ -414,6 +431,10 @@ def train(
     jit: str = "auto",
     precision: str = "auto",
     seed: int = 0,
+    deterministic: bool = False,
+    backup_every: int | None = None,
+    tensorboard: bool = True,
+    early_stopping: int | None = None,
     verbose="auto",
     data_kwargs: dict | None = None,
     model_kwargs: dict | None = None,
@@ -436,6 +457,13 @@ def train(
         jit, precision: "auto" (the measured policy), or "on"/"off" and a dtype
             policy name ("float32", "mixed_bfloat16", "mixed_float16").
         seed: seeds the split, the shuffling, the augmentation and the weights.
+        deterministic: TensorFlow op determinism: two CPU runs with one seed give the
+            same weights, and a resumed run the history of an uninterrupted one.
+        backup_every: also back up every that many steps (a backup is always written
+            at each epoch end); `resume` continues from the newest good one.
+        tensorboard: write TensorBoard logs (scalars, learning rate, graph) to
+            `out/tensorboard`.
+        early_stopping: stop after that many epochs without a lower validation loss.
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
@@ -463,6 +491,10 @@ def train(
         jit=jit,
         precision=precision,
         seed=seed,
+        deterministic=deterministic,
+        backup_every=backup_every,
+        tensorboard=tensorboard,
+        early_stopping=early_stopping,
         **recipe_overrides,
     )
     return run_config(config, out=out, verbose=verbose, callbacks=callbacks)
@@ -492,9 +524,13 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
     The configuration is re-checked as `train` checks its arguments, so a file edited
     by hand fails before any training.
     """
-    saved = load_run_config(path)
+    return run_config(_resolve_saved(load_run_config(path)), out=out, verbose=verbose)
+
+
+def _resolve_saved(saved):
+    """A saved run configuration, checked again as `train` checks its arguments."""
     image = saved.get("task") == "image_classification"
-    config = resolve_config(
+    return resolve_config(
         saved.get("model"),
         data=saved.get("data"),
         data_kwargs=saved.get("data_kwargs"),
@@ -507,9 +543,42 @@ def train_from_config(path: str, *, out: str | None = None, verbose="auto") -> T
         jit={True: "on", False: "off"}.get(saved.get("jit_compile"), "auto"),
         precision=saved.get("dtype_policy", "auto"),
         seed=saved.get("seed", 0),
+        deterministic=saved.get("deterministic", False),
+        backup_every=saved.get("backup_every"),
+        tensorboard=saved.get("tensorboard", True),
+        early_stopping=saved.get("early_stopping"),
         **dict(saved.get("recipe") or {}),
     )
-    return run_config(config, out=out, verbose=verbose)
+
+
+def resume(out: str, *, name: str | None = None, data: str | None = None, verbose="auto"):
+    """Continues the run in folder `out` from its newest good backup (CLI: `keras-archs
+    train --resume --out RUN`): weights, optimizer state, the schedule's step, the epoch
+    and the data order continue; history.csv keeps every epoch exactly once.
+
+    `name` and `data`, when given, must be the run's own (a guard against resuming the
+    wrong folder). The run's `run.json` supplies every other setting.
+    """
+    from keras_archs.training.backup import BACKUP_DIR, read_backup
+
+    out = check_string("out", out)
+    if not os.path.isfile(os.path.join(out, RUN_FILE)):
+        raise ValueError(f"resume: out={out!r} holds no run (no {RUN_FILE}); nothing to resume.")
+    saved = load_run_config(out)
+    for argument, given in (("model", name), ("data", data)):
+        if given is not None and given != saved.get(argument):
+            raise ValueError(
+                f"resume: the run in {out!r} trains {argument} {saved.get(argument)!r}, not "
+                f"{given!r}; resume it without that argument or choose its folder."
+            )
+    if saved.get("completed"):
+        raise ValueError(f"resume: the run in {out!r} completed; nothing to resume.")
+    if read_backup(os.path.join(out, BACKUP_DIR)) is None:
+        raise ValueError(
+            f"resume: the run in {out!r} has no usable backup (it stopped before its first "
+            "backup); start it again in a new folder."
+        )
+    return run_config(_resolve_saved(saved), out=out, verbose=verbose, resume=True)
 
 
 def _task_callbacks(spec, bundle):
@@ -597,14 +666,85 @@ def _build(spec, config, bundle):
     return model
 
 
+def _read_history(path):
+    """The rows of a history.csv as dicts of floats (epoch an int)."""
+    import csv
+
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in rows]
+
+
+def _keep_history_before(path, epoch):
+    """Drops the rows of epochs >= `epoch` (written after the backup resumed from)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().splitlines()
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epoch]
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(kept) + "\n")
+    os.replace(path + ".tmp", path)
+    return _read_history(path)
+
+
+def _run_callbacks(config, out, spec, bundle, callbacks, history, resume):
+    """The run folder's callbacks, in the order their effects must happen: the task's
+    scores join the logs first; the backup is written before the epoch's history row, so
+    a row on disk always has its backup."""
+    from keras_archs.training.backup import BACKUP_DIR, AtomicCheckpoint, RunBackup
+
+    backup = RunBackup(os.path.join(out, BACKUP_DIR), save_freq=config["backup_every"] or "epoch")
+    best = AtomicCheckpoint(
+        os.path.join(out, "best.keras"), monitor="val_loss", mode="min", save_best_only=True
+    )
+    if resume and any("val_loss" in row for row in history):
+        best.best = min(row["val_loss"] for row in history)  # the best so far stays best
+    found = [
+        *_task_callbacks(spec, bundle),
+        *(callbacks or []),
+        keras.callbacks.TerminateOnNaN(),
+        backup,
+        best,
+    ]
+    if config["early_stopping"]:
+        found.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["early_stopping"])
+        )
+    # TensorBoard's summaries need TensorFlow and the tensorboard package.
+    if config["tensorboard"] and all(
+        importlib.util.find_spec(m) is not None for m in ("tensorflow", "tensorboard")
+    ):
+        found.append(
+            keras.callbacks.TensorBoard(
+                os.path.join(out, "tensorboard"), write_graph=True, update_freq="epoch"
+            )
+        )
+    curves = _Curves(os.path.join(out, "curves.png"))
+    for row in history:  # a resumed run's curves start with the epochs it already has
+        for key, value in row.items():
+            if key != "epoch":
+                curves.history.setdefault(key, []).append(value)
+    found += [
+        keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=resume),
+        curves,
+    ]
+    return backup, found
+
+
 def run_config(
-    config: dict, *, out: str | None = None, verbose="auto", callbacks=None
+    config: dict, *, out: str | None = None, verbose="auto", callbacks=None, resume=False
 ) -> TrainResult:
-    """Trains the resolved `config` (from `resolve_config`) into run folder `out`."""
+    """Trains the resolved `config` (from `resolve_config`) into run folder `out`
+    (`resume=True`: continues the run already there, see `resume`)."""
     spec = get_spec(config["model"])
     recipe = Recipe(**config["recipe"])
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
+    # Seeded first: TensorFlow derives the pipeline's shuffle from the global seed too.
+    keras.utils.set_random_seed(config["seed"])
     bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
     loss, metrics = _loss_and_metrics(config, bundle)
     if bundle.head_kwargs is not None and "head" not in spec.train_defaults:
@@ -613,9 +753,26 @@ def run_config(
             f"training head that {spec.name!r} does not have."
         )
     steps = _steps(config, bundle)
-    out = _claim_run_folder(out, spec.name)
-    config = {**config, "versions": _versions(), "started": datetime.datetime.now().isoformat()}
+    now = datetime.datetime.now().isoformat()
+    history_path = os.path.join(out or "", "history.csv")
+    if resume:
+        from keras_archs.training.backup import BACKUP_DIR, read_backup
+
+        saved = load_run_config(out)
+        start_epoch = int(read_backup(os.path.join(out, BACKUP_DIR))["epoch"])
+        history = _keep_history_before(history_path, start_epoch)
+        config = {**saved, "resumed": [*saved.get("resumed", []), now]}
+        print(f"resuming {out} at epoch {start_epoch}")
+    else:
+        out = _claim_run_folder(out, spec.name)
+        history_path = os.path.join(out, "history.csv")
+        start_epoch, history = 0, []
+        config = {**config, "versions": _versions(), "started": now}
     _write_json(os.path.join(out, RUN_FILE), config)
+    if config.get("deterministic") and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     print(f"recipe: {recipe.describe()}")
     print(
         f"policy: jit_compile={config['jit_compile']}, {config['dtype_policy']} ("
@@ -636,40 +793,52 @@ def run_config(
         weighted_metrics=bundle.weighted_metrics,
         jit_compile=config["jit_compile"],
     )
-    bounded = config["steps_per_epoch"]
-    # A pipeline of unknown length (one that drops damaged files) is repeated and cut
-    # into epochs of the counted steps, so every epoch has the same length.
-    sized = int(bundle.train.cardinality()) >= 0
+    # One repeated stream cut into epochs of `steps` batches: every epoch has the same
+    # length (a pipeline that drops damaged files has no known one), and epoch k's order
+    # is the k-th pass of the seeded shuffle however often Keras restarts an iterator.
+    # A resumed run skips the batches the interrupted one trained on before its backup.
+    train_data = bundle.train.repeat()
+    if start_epoch:
+        train_data = train_data.skip(start_epoch * steps)
     validation_steps = config.get("validation_steps")
     batches = int(bundle.validation.cardinality()) if bundle.validation is not None else -1
     if validation_steps and batches > 0:
         # A bound above the validation set's size would only run out of data.
         validation_steps = min(validation_steps, batches)
+    from keras_archs.training.backup import preemption_handler
+
+    backup, run_callbacks = _run_callbacks(config, out, spec, bundle, callbacks, history, resume)
     start = time.perf_counter()
-    history = model.fit(
-        bundle.train if sized and not bounded else bundle.train.repeat(),
-        validation_data=bundle.validation,
-        epochs=recipe.epochs,
-        steps_per_epoch=None if sized and not bounded else steps,
-        validation_steps=validation_steps,
-        # The task's scores first: they add to the logs the others record.
-        callbacks=[
-            *_task_callbacks(spec, bundle),
-            *(callbacks or []),
-            keras.callbacks.CSVLogger(os.path.join(out, "history.csv")),
-            _Curves(os.path.join(out, "curves.png")),
-        ],
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles, seeded
-    )
+    with preemption_handler(backup):
+        fitted = model.fit(
+            train_data,
+            validation_data=bundle.validation,
+            epochs=recipe.epochs,
+            steps_per_epoch=steps,
+            validation_steps=validation_steps,
+            callbacks=run_callbacks,
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles, seeded
+        )
     seconds = time.perf_counter() - start
     model.save(os.path.join(out, "model.keras"))
-    _write_json(os.path.join(out, RUN_FILE), {**config, "seconds": round(seconds, 2)})
-    _summary(config, history.history, seconds, out)
-    val_acc = history.history.get("val_accuracy", [None])[-1]
+    # The whole history, resumed runs included, from the file that holds every epoch.
+    history = {}
+    for row in _read_history(history_path):
+        for key, value in row.items():
+            if key != "epoch":
+                history.setdefault(key, []).append(value)
+    history = history or fitted.history
+    seconds += config.get("seconds", 0.0) if resume else 0.0
+    config = {**config, "seconds": round(seconds, 2), "completed": True}
+    _write_json(os.path.join(out, RUN_FILE), config)
+    # A complete run needs no backup: the models and history are its result.
+    shutil.rmtree(backup.backup_dir, ignore_errors=True)
+    _summary(config, history, seconds, out)
+    val_acc = history.get("val_accuracy", [None])[-1]
     return TrainResult(
         model=model,
-        history=history.history,
+        history=history,
         out_dir=out,
         val_accuracy=None if val_acc is None else float(val_acc),
         seconds=seconds,

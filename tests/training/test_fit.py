@@ -10,6 +10,7 @@ import pytest
 import keras_archs
 from keras_archs import cli
 from keras_archs.training import resolve_config, train, train_from_config
+from keras_archs.training.fit import RUN_FOLDER
 from tests.harness import reload_in_fresh_process
 from tests.utils import example_inputs, max_abs_diff, save_inputs, to_numpy_tree
 
@@ -110,7 +111,7 @@ def test_png_folder_trains_resnet18_through_the_cli(tmp_path, capsys):
     assert "recipe: SGD, learning rate 0.1 (momentum 0.9, weight decay 0.0001)" in printed
     assert "basic augmentation" in printed and "policy: jit_compile=" in printed
     assert printed.strip().splitlines()[-1].startswith("final validation accuracy: ")
-    assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras", "run.json"]
+    assert sorted(os.listdir(out)) == sorted(RUN_FOLDER)
     config = json.loads((out / "run.json").read_text())
     assert config["input_shape"] == [32, 32, 3] and config["augment"] == "basic"
     assert config["preprocessing"] == "caffe"  # ResNet's keras.applications mode
@@ -177,7 +178,7 @@ def test_a_short_run_writes_a_run_folder_that_reloads(name, tmp_path, capsys):
     out = tmp_path / name
     args = ["train", name, "--epochs", "1", "--steps-per-epoch", "5", "--out", str(out)]
     assert cli.main(args) == 0, capsys.readouterr().err
-    assert sorted(os.listdir(out)) == ["curves.png", "history.csv", "model.keras", "run.json"]
+    assert sorted(os.listdir(out)) == sorted(RUN_FOLDER)
     # The model file reloads in a fresh interpreter with the trained model's outputs.
     model = keras.saving.load_model(out / "model.keras")
     x = example_inputs(model, batch_size=2, length=5)

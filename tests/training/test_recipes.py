@@ -78,9 +78,10 @@ def test_the_papers_schedule_and_regularisation():
 
 def test_lenet5_recipe_is_todays_cpu_training():
     recipe = recipe_for("lenet5")
-    assert (recipe.optimizer, recipe.learning_rate, recipe.schedule) == ("adam", 2e-3, "constant")
+    assert (recipe.optimizer, recipe.learning_rate, recipe.schedule) == ("adam", 2e-3, "cosine")
+    assert recipe.augment == "basic"
     assert (recipe.epochs, recipe.batch_size, recipe.weight_decay, recipe.clipnorm) == (
-        20,
+        30,
         32,
         0.0,
         None,
@@ -94,7 +95,10 @@ def test_lenet5_recipe_is_todays_cpu_training():
                 assert getattr(recipe_for(name), key) == defaults[key], (name, key)
     optimizer = make_optimizer(recipe, steps_per_epoch=50)
     assert type(optimizer) is keras.optimizers.Adam
-    assert learning_rate_at(optimizer, 0) == learning_rate_at(optimizer, 999) == pytest.approx(2e-3)
+    # Cosine annealing over the run's 30 x 50 steps: the peak first, half way half of it.
+    assert learning_rate_at(optimizer, 0) == pytest.approx(2e-3)
+    assert learning_rate_at(optimizer, 750) == pytest.approx(1e-3, rel=1e-3)
+    assert learning_rate_at(optimizer, 1500) == pytest.approx(0.0, abs=1e-9)
 
 
 def _recipe(**kwargs):
