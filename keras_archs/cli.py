@@ -140,6 +140,8 @@ def cmd_train(args):
             backup_every=args.backup_every,
             tensorboard=args.tensorboard,
             early_stopping=args.early_stopping,
+            strategy=args.strategy,
+            cpu_devices=args.cpu_devices,
             **recipe,
         )
     print(f"run folder: {result.out_dir} (run.json, model.keras, history.csv, curves.png)")
@@ -297,6 +299,20 @@ def build_parser():
         default=None,
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without a lower validation loss",
+    )
+    p.add_argument(
+        "--strategy",
+        default="none",
+        help="none; mirrored (tf.distribute over local GPUs, or --cpu-devices N logical CPUs); "
+        "multiworker (from TF_CONFIG); data_parallel (JAX, keras.distribution); the batch "
+        "size is the global batch",
+    )
+    p.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --strategy mirrored: split the CPU into N logical devices (testing)",
     )
     p.add_argument(
         "--deterministic",

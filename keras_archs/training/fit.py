@@ -210,6 +210,8 @@ def resolve_config(
     backup_every: int | None = None,
     tensorboard: bool = True,
     early_stopping: int | None = None,
+    strategy: str = "none",
+    cpu_devices: int | None = None,
     **recipe_overrides,
 ) -> dict:
     """The whole configuration of a run of `train` (what `run.json` holds), checked.
@@ -242,6 +244,9 @@ def resolve_config(
     backup_every = check_int("backup_every", backup_every, minimum=1, allow_none=True)
     tensorboard = check_bool("tensorboard", tensorboard)
     early_stopping = check_int("early_stopping", early_stopping, minimum=1, allow_none=True)
+    from keras_archs.training.distribution import check_distribution
+
+    cpu_devices = check_distribution(strategy, cpu_devices, recipe.batch_size)
     mixup = check_float("mixup", mixup, minimum=0.0)
     cutmix = check_float("cutmix", cutmix, minimum=0.0)
     check_choice("jit", jit, ("auto", "on", "off"))
@@ -284,6 +289,8 @@ def resolve_config(
         "backup_every": backup_every,
         "tensorboard": tensorboard,
         "early_stopping": early_stopping,
+        "strategy": strategy,
+        "cpu_devices": cpu_devices,
         # The model's own offline configuration, then the caller's changes to it.
         "model_kwargs": {**defaults.get("model_kwargs", {}), **model_kwargs},
         "init_from": init_from,
@@ -318,6 +325,10 @@ def resolve_config(
     return config
 
 
+def _drops_remainder(config):
+    return bool(config.get("jit_compile") or config.get("strategy") == "data_parallel")
+
+
 def _load_data(config):
     from keras_archs.data import load_dataset
 
@@ -335,8 +346,9 @@ def _load_data(config):
         cutmix=config["cutmix"],
         # Soft labels for mixing and label smoothing; integer labels otherwise.
         one_hot=mixing or recipe["label_smoothing"] > 0,
-        # An XLA-compiled step recompiles for a smaller last batch: drop it.
-        drop_remainder=config["jit_compile"],
+        # An XLA-compiled step recompiles for a smaller last batch, and JAX's data
+        # parallelism cannot split one: drop it.
+        drop_remainder=_drops_remainder(config),
         **common,
         **config["data_kwargs"],
     )
@@ -387,7 +399,7 @@ def _steps(config, bundle):
     # Unknown (a pipeline that skips damaged files): count from the split's size.
     if bundle.train_size:
         batch = config["recipe"]["batch_size"]
-        drop = config.get("jit_compile") and config["task"] == "image_classification"
+        drop = _drops_remainder(config) and config["task"] == "image_classification"
         return max(1, bundle.train_size // batch if drop else math.ceil(bundle.train_size / batch))
     raise ValueError(
         f"data={config['data']!r}: the number of training batches per epoch is unknown; "
@@ -435,6 +447,8 @@ def train(
     backup_every: int | None = None,
     tensorboard: bool = True,
     early_stopping: int | None = None,
+    strategy: str = "none",
+    cpu_devices: int | None = None,
     verbose="auto",
     data_kwargs: dict | None = None,
     model_kwargs: dict | None = None,
@@ -464,6 +478,9 @@ def train(
         tensorboard: write TensorBoard logs (scalars, learning rate, graph) to
             `out/tensorboard`.
         early_stopping: stop after that many epochs without a lower validation loss.
+        strategy: "none", "mirrored" (tf.distribute over local GPUs, or `cpu_devices`
+            logical CPUs), "multiworker" (from TF_CONFIG) or "data_parallel" (JAX,
+            `keras.distribution.DataParallel`); `batch_size` is the global batch.
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
@@ -495,6 +512,8 @@ def train(
         backup_every=backup_every,
         tensorboard=tensorboard,
         early_stopping=early_stopping,
+        strategy=strategy,
+        cpu_devices=cpu_devices,
         **recipe_overrides,
     )
     return run_config(config, out=out, verbose=verbose, callbacks=callbacks)
@@ -547,6 +566,8 @@ def _resolve_saved(saved):
         backup_every=saved.get("backup_every"),
         tensorboard=saved.get("tensorboard", True),
         early_stopping=saved.get("early_stopping"),
+        strategy=saved.get("strategy", "none"),
+        cpu_devices=saved.get("cpu_devices"),
         **dict(saved.get("recipe") or {}),
     )
 
@@ -734,6 +755,25 @@ def _run_callbacks(config, out, spec, bundle, callbacks, history, resume):
     return backup, found
 
 
+def _compiled(spec, config, bundle, recipe, loss, metrics, steps):
+    """The run's model, seeded, built under its precision policy and compiled."""
+    keras.utils.set_random_seed(config["seed"])
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config["dtype_policy"])
+    try:
+        model = _build(spec, config, bundle)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    model.compile(
+        optimizer=make_optimizer(recipe, steps),
+        loss=loss,
+        metrics=metrics,
+        weighted_metrics=bundle.weighted_metrics,
+        jit_compile=config["jit_compile"],
+    )
+    return model
+
+
 def run_config(
     config: dict, *, out: str | None = None, verbose="auto", callbacks=None, resume=False
 ) -> TrainResult:
@@ -743,7 +783,16 @@ def run_config(
     recipe = Recipe(**config["recipe"])
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    # Seeded first: TensorFlow derives the pipeline's shuffle from the global seed too.
+    from keras_archs.training.distribution import Placement, is_chief
+
+    # Devices first: TensorFlow can split the CPU into logical devices only before it runs.
+    placement = Placement(config.get("strategy", "none"), config.get("cpu_devices"))
+    placement.check_batch(recipe.batch_size)
+    if not is_chief():  # another worker of a multi-worker run writes the run folder
+        import tempfile
+
+        out, resume = tempfile.mkdtemp(prefix="keras_archs_worker_"), False
+    # Seeded next: TensorFlow derives the pipeline's shuffle from the global seed too.
     keras.utils.set_random_seed(config["seed"])
     bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
     loss, metrics = _loss_and_metrics(config, bundle)
@@ -774,25 +823,12 @@ def run_config(
 
         tf.config.experimental.enable_op_determinism()
     print(f"recipe: {recipe.describe()}")
+    print(f"devices: {placement.describe(recipe.batch_size, recipe.learning_rate)}")
     print(
         f"policy: jit_compile={config['jit_compile']}, {config['dtype_policy']} ("
         f"{config['policy_reason']})"
     )
 
-    keras.utils.set_random_seed(config["seed"])
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config["dtype_policy"])
-    try:
-        model = _build(spec, config, bundle)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    model.compile(
-        optimizer=make_optimizer(recipe, steps),
-        loss=loss,
-        metrics=metrics,
-        weighted_metrics=bundle.weighted_metrics,
-        jit_compile=config["jit_compile"],
-    )
     # One repeated stream cut into epochs of `steps` batches: every epoch has the same
     # length (a pipeline that drops damaged files has no known one), and epoch k's order
     # is the k-th pass of the seeded shuffle however often Keras restarts an iterator.
@@ -805,21 +841,31 @@ def run_config(
     if validation_steps and batches > 0:
         # A bound above the validation set's size would only run out of data.
         validation_steps = min(validation_steps, batches)
+    validation = bundle.validation
+    if placement.name == "data_parallel" and validation is not None:
+        # Each batch is split over the devices: the last, uneven one is left out.
+        validation = validation.rebatch(recipe.batch_size, drop_remainder=True)
+        validation_steps = None
     from keras_archs.training.backup import preemption_handler
 
-    backup, run_callbacks = _run_callbacks(config, out, spec, bundle, callbacks, history, resume)
-    start = time.perf_counter()
-    with preemption_handler(backup):
-        fitted = model.fit(
-            train_data,
-            validation_data=bundle.validation,
-            epochs=recipe.epochs,
-            steps_per_epoch=steps,
-            validation_steps=validation_steps,
-            callbacks=run_callbacks,
-            verbose=verbose,
-            shuffle=False,  # the pipeline shuffles, seeded
+    # The model is built, compiled and trained on the run's devices.
+    with placement.scope():
+        model = _compiled(spec, config, bundle, recipe, loss, metrics, steps)
+        backup, run_callbacks = _run_callbacks(
+            config, out, spec, bundle, callbacks, history, resume
         )
+        start = time.perf_counter()
+        with preemption_handler(backup):
+            fitted = model.fit(
+                train_data,
+                validation_data=validation,
+                epochs=recipe.epochs,
+                steps_per_epoch=steps,
+                validation_steps=validation_steps,
+                callbacks=run_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the pipeline shuffles, seeded
+            )
     seconds = time.perf_counter() - start
     model.save(os.path.join(out, "model.keras"))
     # The whole history, resumed runs included, from the file that holds every epoch.

@@ -117,6 +117,13 @@ def test_sigterm_leaves_a_backup_that_resume_completes(tmp_path):
     result = resume(out, verbose=0)
     assert [int(r["epoch"]) for r in _history(out)] == [0, 1, 2]
     assert len(result.history["loss"]) == 3
+    # TensorBoard holds the loss and the learning rate of every epoch, across the resume.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = EventAccumulator(os.path.join(out, "tensorboard", "train"))
+    logs.Reload()
+    for tag in ("epoch_loss", "epoch_learning_rate"):
+        assert sorted({event.step for event in logs.Tensors(tag)}) == [0, 1, 2], tag
 
 
 def test_a_damaged_backup_falls_back_to_the_previous_one(tmp_path):

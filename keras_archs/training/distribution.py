@@ -1,0 +1,168 @@
+"""Training on more than one device, on the engines that already do it.
+
+- "mirrored": `tf.distribute.MirroredStrategy` (TensorFlow backend) over the local GPUs,
+  or over `cpu_devices` logical CPU devices (for testing the path on a CPU).
+- "multiworker": `tf.distribute.MultiWorkerMirroredStrategy`, one process per worker,
+  configured from the `TF_CONFIG` environment variable.
+- "data_parallel": `keras.distribution.DataParallel` (JAX backend) over every local device;
+  on a CPU, `XLA_FLAGS=--xla_force_host_platform_device_count=N` set before JAX starts
+  makes N host devices.
+
+The batch size is the global batch: each step splits it evenly over the replicas (a
+size that does not divide is refused), and the recipe's learning rate applies to it
+unchanged; both are printed when the run starts. TensorFlow is imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+import keras
+
+from keras_archs.validation import check_choice, check_int
+
+STRATEGIES = ("none", "mirrored", "multiworker", "data_parallel")
+_BACKEND = {"mirrored": "tensorflow", "multiworker": "tensorflow", "data_parallel": "jax"}
+
+
+def check_distribution(strategy, cpu_devices, batch_size):
+    """Checks the distribution arguments of a run (no device is touched)."""
+    check_choice("strategy", strategy, STRATEGIES)
+    cpu_devices = check_int("cpu_devices", cpu_devices, minimum=1, allow_none=True)
+    needed = _BACKEND.get(strategy)
+    if needed and keras.backend.backend() != needed:
+        raise ValueError(
+            f"strategy={strategy!r} runs on the {needed} backend; this is "
+            f"{keras.backend.backend()} (set KERAS_BACKEND={needed})."
+        )
+    if cpu_devices is not None:
+        if strategy != "mirrored":
+            raise ValueError(
+                f"cpu_devices applies to strategy='mirrored' only; got strategy={strategy!r} "
+                f"with cpu_devices={cpu_devices} (JAX host devices come from XLA_FLAGS)."
+            )
+        if batch_size % cpu_devices:
+            raise ValueError(
+                f"batch_size={batch_size} does not split over {cpu_devices} replicas; choose "
+                "a multiple of the number of devices (the batch size is the global batch)."
+            )
+    if strategy == "multiworker":
+        tf_config_task()
+    return cpu_devices
+
+
+def tf_config_task():
+    """(task type, index, number of workers) from `TF_CONFIG`; ValueError when it is
+    missing, not JSON, or does not name this process's task in its cluster."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise ValueError(
+            "strategy='multiworker' needs TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}.'
+        )
+    try:
+        config = json.loads(raw)
+        task = config["task"]
+        kind, index = task["type"], int(task["index"])
+        members = config["cluster"][kind]
+        if not 0 <= index < len(members):
+            raise IndexError(f"index {index} of {len(members)} {kind}s")
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise ValueError(
+            f"TF_CONFIG is not a JSON cluster with this task in it ({type(e).__name__}: {e}); "
+            f"got TF_CONFIG={raw!r}."
+        ) from e
+    workers = sum(len(v) for k, v in config["cluster"].items() if k in ("chief", "worker"))
+    return kind, index, workers
+
+
+def is_chief():
+    """Whether this process writes the run folder (the only one, or the first worker)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    kind, index, _ = tf_config_task()
+    return kind == "chief" or (kind == "worker" and index == 0)
+
+
+class Placement:
+    """Where a run's model lives: `scope()` to build and compile it in, `replicas`, and
+    `describe()` for the start of the run."""
+
+    def __init__(self, strategy="none", cpu_devices=None):
+        self.name = strategy
+        self.strategy = None
+        self.replicas = 1
+        self.devices = ()
+        if strategy in ("mirrored", "multiworker"):
+            import tensorflow as tf
+
+            if strategy == "mirrored":
+                if cpu_devices:
+                    self.devices = _logical_cpus(tf, cpu_devices)
+                self.strategy = tf.distribute.MirroredStrategy(devices=self.devices or None)
+            else:
+                self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            self.replicas = self.strategy.num_replicas_in_sync
+        elif strategy == "data_parallel":
+            devices = keras.distribution.list_devices()
+            self.strategy = keras.distribution.DataParallel(devices=devices)
+            self.replicas, self.devices = len(devices), tuple(devices)
+
+    def scope(self):
+        if self.name in ("mirrored", "multiworker"):
+            return self.strategy.scope()
+        if self.name == "data_parallel":
+            return _distribution_scope(self.strategy)
+        return contextlib.nullcontext()
+
+    def check_batch(self, batch_size):
+        if batch_size % self.replicas:
+            raise ValueError(
+                f"batch_size={batch_size} does not split over the {self.replicas} replicas of "
+                f"strategy={self.name!r}; choose a multiple of {self.replicas}."
+            )
+
+    def describe(self, batch_size, learning_rate):
+        if self.replicas == 1 and self.name == "none":
+            return f"one device; batch {batch_size}"
+        return (
+            f"{self.name} over {self.replicas} replicas; global batch {batch_size} = "
+            f"{self.replicas} x {batch_size // self.replicas}; learning rate {learning_rate:g} "
+            "for the global batch (not rescaled)"
+        )
+
+
+def _logical_cpus(tf, count):
+    """`count` logical CPU devices; TensorFlow allows this only before it starts."""
+    cpus = tf.config.list_physical_devices("CPU")
+    if tf.config.list_physical_devices("GPU"):
+        raise ValueError(
+            f"cpu_devices={count} splits the CPU for testing; this machine has GPUs, which "
+            "strategy='mirrored' uses without it."
+        )
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    except RuntimeError as e:
+        logical = tf.config.list_logical_devices("CPU")
+        if len(logical) != count:
+            raise ValueError(
+                f"cpu_devices={count}: TensorFlow already started with {len(logical)} CPU "
+                "device(s); pass it to a fresh process (the keras-archs command does)."
+            ) from e
+    return tuple(d.name for d in tf.config.list_logical_devices("CPU"))
+
+
+@contextlib.contextmanager
+def _distribution_scope(distribution):
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(distribution)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
