@@ -304,8 +304,7 @@ def build_parser():
         "--strategy",
         default="none",
         help="none; mirrored (tf.distribute over local GPUs, or --cpu-devices N logical CPUs); "
-        "multiworker (from TF_CONFIG); data_parallel (JAX, keras.distribution); the batch "
-        "size is the global batch",
+        "data_parallel (JAX, keras.distribution); the batch size is the global batch",
     )
     p.add_argument(
         "--cpu-devices",

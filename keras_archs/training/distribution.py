@@ -2,8 +2,6 @@
 
 - "mirrored": `tf.distribute.MirroredStrategy` (TensorFlow backend) over the local GPUs,
   or over `cpu_devices` logical CPU devices (for testing the path on a CPU).
-- "multiworker": `tf.distribute.MultiWorkerMirroredStrategy`, one process per worker,
-  configured from the `TF_CONFIG` environment variable.
 - "data_parallel": `keras.distribution.DataParallel` (JAX backend) over every local device;
   on a CPU, `XLA_FLAGS=--xla_force_host_platform_device_count=N` set before JAX starts
   makes N host devices.
@@ -16,15 +14,13 @@ unchanged; both are printed when the run starts. TensorFlow is imported lazily.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 
 import keras
 
 from keras_archs.validation import check_choice, check_int
 
-STRATEGIES = ("none", "mirrored", "multiworker", "data_parallel")
-_BACKEND = {"mirrored": "tensorflow", "multiworker": "tensorflow", "data_parallel": "jax"}
+STRATEGIES = ("none", "mirrored", "data_parallel")
+_BACKEND = {"mirrored": "tensorflow", "data_parallel": "jax"}
 
 
 def check_distribution(strategy, cpu_devices, batch_size):
@@ -48,44 +44,7 @@ def check_distribution(strategy, cpu_devices, batch_size):
                 f"batch_size={batch_size} does not split over {cpu_devices} replicas; choose "
                 "a multiple of the number of devices (the batch size is the global batch)."
             )
-    if strategy == "multiworker":
-        tf_config_task()
     return cpu_devices
-
-
-def tf_config_task():
-    """(task type, index, number of workers) from `TF_CONFIG`; ValueError when it is
-    missing, not JSON, or does not name this process's task in its cluster."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        raise ValueError(
-            "strategy='multiworker' needs TF_CONFIG, e.g. "
-            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-            '"task": {"type": "worker", "index": 0}}.'
-        )
-    try:
-        config = json.loads(raw)
-        task = config["task"]
-        kind, index = task["type"], int(task["index"])
-        members = config["cluster"][kind]
-        if not 0 <= index < len(members):
-            raise IndexError(f"index {index} of {len(members)} {kind}s")
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise ValueError(
-            f"TF_CONFIG is not a JSON cluster with this task in it ({type(e).__name__}: {e}); "
-            f"got TF_CONFIG={raw!r}."
-        ) from e
-    workers = sum(len(v) for k, v in config["cluster"].items() if k in ("chief", "worker"))
-    return kind, index, workers
-
-
-def is_chief():
-    """Whether this process writes the run folder (the only one, or the first worker)."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return True
-    kind, index, _ = tf_config_task()
-    return kind == "chief" or (kind == "worker" and index == 0)
 
 
 class Placement:
@@ -97,15 +56,12 @@ class Placement:
         self.strategy = None
         self.replicas = 1
         self.devices = ()
-        if strategy in ("mirrored", "multiworker"):
+        if strategy == "mirrored":
             import tensorflow as tf
 
-            if strategy == "mirrored":
-                if cpu_devices:
-                    self.devices = _logical_cpus(tf, cpu_devices)
-                self.strategy = tf.distribute.MirroredStrategy(devices=self.devices or None)
-            else:
-                self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            if cpu_devices:
+                self.devices = _logical_cpus(tf, cpu_devices)
+            self.strategy = tf.distribute.MirroredStrategy(devices=self.devices or None)
             self.replicas = self.strategy.num_replicas_in_sync
         elif strategy == "data_parallel":
             devices = keras.distribution.list_devices()
@@ -113,7 +69,7 @@ class Placement:
             self.replicas, self.devices = len(devices), tuple(devices)
 
     def scope(self):
-        if self.name in ("mirrored", "multiworker"):
+        if self.name == "mirrored":
             return self.strategy.scope()
         if self.name == "data_parallel":
             return _distribution_scope(self.strategy)

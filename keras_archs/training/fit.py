@@ -479,8 +479,8 @@ def train(
             `out/tensorboard`.
         early_stopping: stop after that many epochs without a lower validation loss.
         strategy: "none", "mirrored" (tf.distribute over local GPUs, or `cpu_devices`
-            logical CPUs), "multiworker" (from TF_CONFIG) or "data_parallel" (JAX,
-            `keras.distribution.DataParallel`); `batch_size` is the global batch.
+            logical CPUs) or "data_parallel" (JAX, `keras.distribution.DataParallel`);
+            `batch_size` is the global batch.
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
@@ -783,15 +783,11 @@ def run_config(
     recipe = Recipe(**config["recipe"])
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    from keras_archs.training.distribution import Placement, is_chief
+    from keras_archs.training.distribution import Placement
 
     # Devices first: TensorFlow can split the CPU into logical devices only before it runs.
     placement = Placement(config.get("strategy", "none"), config.get("cpu_devices"))
     placement.check_batch(recipe.batch_size)
-    if not is_chief():  # another worker of a multi-worker run writes the run folder
-        import tempfile
-
-        out, resume = tempfile.mkdtemp(prefix="keras_archs_worker_"), False
     # Seeded next: TensorFlow derives the pipeline's shuffle from the global seed too.
     keras.utils.set_random_seed(config["seed"])
     bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
