@@ -13,10 +13,11 @@ import pytest
 
 from keras_archs.applications.bert import BERT, BERTClassifier
 from keras_archs.applications.gpt import GPT, generate
+from keras_archs.data.bert import PYTHON_STDLIB_VOCABULARY
 from keras_archs.export import describe_signatures, export_saved_model
-from tests.utils import REPO, run_python
+from tests.utils import run_python
 
-VOCAB = os.path.join(REPO, "applications", "bert_python_stdlib_vocab.txt")
+VOCAB = PYTHON_STDLIB_VOCABULARY  # the WordPiece vocabulary shipped with the package
 PROMPTS = ["def main(", "import os\nclass Path", "x"]
 TEXTS = ["def add(a, b):\n    return a + b", "import sys", "for i in range(10): pass"]
 
