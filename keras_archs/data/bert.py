@@ -37,10 +37,11 @@ from keras_archs.data.datasets import (
 )
 from keras_archs.data.text import (
     WORDPIECE_SPECIAL_TOKENS,
-    TextTokenizer,
     python_stdlib_files,
     read_texts,
+    read_vocabulary,
     tokenize_texts,
+    wordpiece_tokenizer,
 )
 from keras_archs.validation import check_bool, check_float, check_int, check_string
 
@@ -288,20 +289,9 @@ def imdb_reviews_texts(data_dir=None):
 def python_stdlib_wordpiece(path=PYTHON_STDLIB_VOCABULARY):
     """A `TextTokenizer` over keras-hub's `WordPieceTokenizer` with the vocabulary file
     `path` (one token per line; default: the one shipped for `python_stdlib`)."""
-    import keras_hub
-
-    with open(path, encoding="utf-8") as f:
-        vocab = [line.rstrip("\n") for line in f if line.rstrip("\n")]
+    vocab = read_vocabulary(path)
     bert_special_ids(vocab)  # ValueError naming any missing special token
-    tok = keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocab,
-        lowercase=False,
-        strip_accents=False,
-        split_on_cjk=False,
-        oov_token="[UNK]",
-        dtype="int32",
-    )
-    return TextTokenizer(tok, tok.vocabulary_size(), tok.token_to_id("[END]"), "wordpiece")
+    return wordpiece_tokenizer(vocab)
 
 
 def python_stdlib_pretraining(
@@ -427,8 +417,7 @@ def classification_tokenizer(vocabulary=None, lowercase=False):
             f"vocabulary must be a vocabulary file, 'keras_hub:<preset>' or None; got "
             f"vocabulary={vocabulary!r} (no such file)."
         )
-    with open(vocabulary, encoding="utf-8") as f:
-        tokens = [line.rstrip("\n") for line in f if line.rstrip("\n")]
+    tokens = read_vocabulary(vocabulary)
     bert_special_ids(tokens, BERT_PACKING_TOKENS)
     return keras_hub.tokenizers.WordPieceTokenizer(
         vocabulary=tokens,

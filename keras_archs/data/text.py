@@ -154,8 +154,22 @@ def make_tokenizer(kind="byte", texts=None, vocabulary_size=None, special_tokens
         split_on_cjk=False,
         reserved_tokens=list(reserved),
     )
+    return wordpiece_tokenizer(vocab)
+
+
+def read_vocabulary(path):
+    """The tokens of a vocabulary file, one per line (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+
+
+def wordpiece_tokenizer(vocabulary):
+    """A `TextTokenizer` over keras-hub's `WordPieceTokenizer` with `vocabulary` (a list
+    holding `WORDPIECE_SPECIAL_TOKENS`), case and accents kept: code is case-sensitive."""
+    import keras_hub
+
     tok = keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocab,
+        vocabulary=list(vocabulary),
         lowercase=False,
         strip_accents=False,
         split_on_cjk=False,
