@@ -304,7 +304,8 @@ def build_parser():
         "--strategy",
         default="none",
         help="none; mirrored (tf.distribute over local GPUs, or --cpu-devices N logical CPUs); "
-        "data_parallel (JAX, keras.distribution); the batch size is the global batch",
+        "data_parallel (JAX, keras.distribution); model_parallel (JAX, GPT and BERT weights "
+        "split over the devices); the batch size is the global batch",
     )
     p.add_argument(
         "--cpu-devices",

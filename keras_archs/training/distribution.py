@@ -5,6 +5,9 @@
 - "data_parallel": `keras.distribution.DataParallel` (JAX backend) over every local device;
   on a CPU, `XLA_FLAGS=--xla_force_host_platform_device_count=N` set before JAX starts
   makes N host devices.
+- "model_parallel": `keras.distribution.ModelParallel` (JAX backend, GPT and BERT): the
+  attention and feed-forward kernels and the embedding tables are split over the local
+  devices with keras-hub's layout for these models (`transformer_layout_map`).
 
 The batch size is the global batch: each step splits it evenly over the replicas (a
 size that does not divide is refused), and the recipe's learning rate applies to it
@@ -19,13 +22,20 @@ import keras
 
 from keras_archs.validation import check_choice, check_int
 
-STRATEGIES = ("none", "mirrored", "data_parallel")
-_BACKEND = {"mirrored": "tensorflow", "data_parallel": "jax"}
+STRATEGIES = ("none", "mirrored", "data_parallel", "model_parallel")
+_BACKEND = {"mirrored": "tensorflow", "data_parallel": "jax", "model_parallel": "jax"}
+# The families whose weights `transformer_layout_map` knows how to split.
+MODEL_PARALLEL_FAMILIES = ("gpt", "bert")
 
 
-def check_distribution(strategy, cpu_devices, batch_size):
+def check_distribution(strategy, cpu_devices, batch_size, family=None):
     """Checks the distribution arguments of a run (no device is touched)."""
     check_choice("strategy", strategy, STRATEGIES)
+    if strategy == "model_parallel" and family not in MODEL_PARALLEL_FAMILIES:
+        raise ValueError(
+            f"strategy='model_parallel' splits the weights of GPT and BERT models; this is a "
+            f"{family} model (use data_parallel)."
+        )
     cpu_devices = check_int("cpu_devices", cpu_devices, minimum=1, allow_none=True)
     needed = _BACKEND.get(strategy)
     if needed and keras.backend.backend() != needed:
@@ -67,11 +77,19 @@ class Placement:
             devices = keras.distribution.list_devices()
             self.strategy = keras.distribution.DataParallel(devices=devices)
             self.replicas, self.devices = len(devices), tuple(devices)
+        elif strategy == "model_parallel":
+            devices = keras.distribution.list_devices()
+            # Every device holds a slice of each weight; the batch is not split.
+            mesh = keras.distribution.DeviceMesh((1, len(devices)), ("batch", "model"), devices)
+            self.strategy = keras.distribution.ModelParallel(
+                layout_map=transformer_layout_map(mesh), batch_dim_name="batch"
+            )
+            self.devices = tuple(devices)
 
     def scope(self):
         if self.name == "mirrored":
             return self.strategy.scope()
-        if self.name == "data_parallel":
+        if self.name in ("data_parallel", "model_parallel"):
             return _distribution_scope(self.strategy)
         return contextlib.nullcontext()
 
@@ -85,6 +103,11 @@ class Placement:
     def describe(self, batch_size, learning_rate):
         if self.replicas == 1 and self.name == "none":
             return f"one device; batch {batch_size}"
+        if self.name == "model_parallel":
+            return (
+                f"model_parallel: weights split over {len(self.devices)} devices (keras-hub's "
+                f"transformer layout); batch {batch_size}"
+            )
         return (
             f"{self.name} over {self.replicas} replicas; global batch {batch_size} = "
             f"{self.replicas} x {batch_size // self.replicas}; learning rate {learning_rate:g} "
@@ -122,3 +145,19 @@ def _distribution_scope(distribution):
         yield
     finally:
         keras.distribution.set_distribution(previous)
+
+
+def transformer_layout_map(device_mesh, model="model", batch="batch"):
+    """How GPT and BERT weights are split over `device_mesh` (keras-hub's layout for
+    its GPT-2 and BERT backbones, whose variable names these models share): embedding
+    tables by vocabulary row, query/key/value kernels by input feature, the attention
+    output and the second feed-forward kernel by their inputs, the first feed-forward
+    kernel by its outputs (Megatron-style: one all-reduce per block half)."""
+    layout = keras.distribution.LayoutMap(device_mesh)
+    layout[r".*token_embedding/embeddings"] = (model, batch)
+    layout[r".*position_embedding/embeddings"] = (model, batch)
+    layout[r".*transformer_layer.*self_attention.*(query|key|value)/kernel"] = (model, batch, None)
+    layout[r".*transformer_layer.*attention_output/kernel"] = (model, None, batch)
+    layout[r".*feedforward_intermediate_dense/kernel"] = (batch, model)
+    layout[r".*feedforward_output_dense/kernel"] = (model, batch)
+    return layout

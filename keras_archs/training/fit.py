@@ -246,7 +246,7 @@ def resolve_config(
     early_stopping = check_int("early_stopping", early_stopping, minimum=1, allow_none=True)
     from keras_archs.training.distribution import check_distribution
 
-    cpu_devices = check_distribution(strategy, cpu_devices, recipe.batch_size)
+    cpu_devices = check_distribution(strategy, cpu_devices, recipe.batch_size, spec.family)
     mixup = check_float("mixup", mixup, minimum=0.0)
     cutmix = check_float("cutmix", cutmix, minimum=0.0)
     check_choice("jit", jit, ("auto", "on", "off"))
@@ -479,8 +479,9 @@ def train(
             `out/tensorboard`.
         early_stopping: stop after that many epochs without a lower validation loss.
         strategy: "none", "mirrored" (tf.distribute over local GPUs, or `cpu_devices`
-            logical CPUs) or "data_parallel" (JAX, `keras.distribution.DataParallel`);
-            `batch_size` is the global batch.
+            logical CPUs), "data_parallel" (JAX, `keras.distribution.DataParallel`;
+            `batch_size` is the global batch) or "model_parallel" (JAX, GPT and BERT:
+            their weights split over the devices).
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
