@@ -434,29 +434,16 @@ def _summary(config, history, seconds, out):
 def train(
     name: str,
     *,
-    data: str | None = None,
     out: str | None = None,
-    input_shape: tuple | None = None,
-    mixup: float = 0.0,
-    cutmix: float = 0.0,
-    steps_per_epoch: int | None = None,
-    jit: str = "auto",
-    precision: str = "auto",
-    seed: int = 0,
-    deterministic: bool = False,
-    backup_every: int | None = None,
-    tensorboard: bool = True,
-    early_stopping: int | None = None,
-    strategy: str = "none",
-    cpu_devices: int | None = None,
     verbose="auto",
-    data_kwargs: dict | None = None,
-    model_kwargs: dict | None = None,
-    init_from: str | None = None,
     callbacks: list | None = None,
-    **recipe_overrides,
+    **options,
 ) -> TrainResult:
     """Trains registered model `name` with `model.fit` and writes a run folder.
+
+    `out`, `verbose` and `callbacks` concern this call; every other keyword is a setting
+    of the run (`resolve_config`'s arguments, then any recipe field), recorded in
+    run.json.
 
     Args:
         name: a registry name (`keras_archs.list_models()`).
@@ -496,27 +483,8 @@ def train(
             learning_rate, weight_decay, schedule, warmup_epochs, label_smoothing,
             batch_size, epochs, clipnorm, augment, input_size).
     """
-    config = resolve_config(
-        name,
-        data=data,
-        data_kwargs=data_kwargs,
-        model_kwargs=model_kwargs,
-        init_from=init_from,
-        input_shape=input_shape,
-        mixup=mixup,
-        cutmix=cutmix,
-        steps_per_epoch=steps_per_epoch,
-        jit=jit,
-        precision=precision,
-        seed=seed,
-        deterministic=deterministic,
-        backup_every=backup_every,
-        tensorboard=tensorboard,
-        early_stopping=early_stopping,
-        strategy=strategy,
-        cpu_devices=cpu_devices,
-        **recipe_overrides,
-    )
+    # Every setting of the run is checked (and defaulted) in one place.
+    config = resolve_config(name, **options)
     return run_config(config, out=out, verbose=verbose, callbacks=callbacks)
 
 
@@ -699,6 +667,16 @@ def _read_history(path):
     return [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in rows]
 
 
+def _columns(rows):
+    """History rows as Keras' `history.history`: each metric's values, epoch by epoch."""
+    columns = {}
+    for row in rows:
+        for key, value in row.items():
+            if key != "epoch":
+                columns.setdefault(key, []).append(value)
+    return columns
+
+
 def _keep_history_before(path, epoch):
     """Drops the rows of epochs >= `epoch` (written after the backup resumed from)."""
     if not os.path.exists(path):
@@ -745,10 +723,7 @@ def _run_callbacks(config, out, spec, bundle, callbacks, history, resume):
             )
         )
     curves = _Curves(os.path.join(out, "curves.png"))
-    for row in history:  # a resumed run's curves start with the epochs it already has
-        for key, value in row.items():
-            if key != "epoch":
-                curves.history.setdefault(key, []).append(value)
+    curves.history = _columns(history)  # a resumed run's curves keep its earlier epochs
     found += [
         keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=resume),
         curves,
@@ -800,10 +775,10 @@ def run_config(
         )
     steps = _steps(config, bundle)
     now = datetime.datetime.now().isoformat()
-    history_path = os.path.join(out or "", "history.csv")
     if resume:
         from keras_archs.training.backup import BACKUP_DIR, read_backup
 
+        history_path = os.path.join(out, "history.csv")
         saved = load_run_config(out)
         start_epoch = int(read_backup(os.path.join(out, BACKUP_DIR))["epoch"])
         history = _keep_history_before(history_path, start_epoch)
@@ -866,12 +841,7 @@ def run_config(
     seconds = time.perf_counter() - start
     model.save(os.path.join(out, "model.keras"))
     # The whole history, resumed runs included, from the file that holds every epoch.
-    history = {}
-    for row in _read_history(history_path):
-        for key, value in row.items():
-            if key != "epoch":
-                history.setdefault(key, []).append(value)
-    history = history or fitted.history
+    history = _columns(_read_history(history_path)) or fitted.history
     seconds += config.get("seconds", 0.0) if resume else 0.0
     config = {**config, "seconds": round(seconds, 2), "completed": True}
     _write_json(os.path.join(out, RUN_FILE), config)
