@@ -227,6 +227,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-archs", description="The classic deep-learning architectures in Keras 3."
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list the registered models")
@@ -304,8 +305,9 @@ def build_parser():
         "--strategy",
         default="none",
         help="none; mirrored (tf.distribute over local GPUs, or --cpu-devices N logical CPUs); "
-        "data_parallel (JAX, keras.distribution); model_parallel (JAX, GPT and BERT weights "
-        "split over the devices); the batch size is the global batch",
+        "data_parallel (JAX, keras.distribution); multiworker (JAX, one process per machine, "
+        "the cluster from TF_CONFIG; --out on shared storage); model_parallel (JAX, GPT and "
+        "BERT weights split over the devices); the batch size is the global batch",
     )
     p.add_argument(
         "--cpu-devices",
@@ -378,6 +380,8 @@ def main(argv=None):
     try:
         return args.func(args)
     except (ValueError, TypeError, RuntimeError) as e:
+        if args.debug:
+            raise
         print(f"keras-archs {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -85,12 +85,17 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             also written at every epoch end). Keras resumes at an epoch boundary: from a
             backup taken mid-epoch, the interrupted epoch runs again from its start with
             the weights of that step.
+        restore_from: the backup folder to resume from, when not `backup_dir`: a process
+            of a cluster other than the chief resumes from the chief's backup (the
+            processes' weights are the same) and writes its own to a private folder, as
+            saving must run the same steps in every process.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch"):
+    def __init__(self, backup_dir, save_freq="epoch", restore_from=None):
         super().__init__(
             backup_dir, save_freq=save_freq, double_checkpoint=True, delete_checkpoint=False
         )
+        self.restore_from = restore_from or backup_dir
         self.restored = None  # the metadata restored from, when resuming
         self.preempt_requested = False
 
@@ -98,7 +103,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         problems = []
         for which in ("latest", "previous"):
-            weights, meta = _paths(self.backup_dir, which)
+            weights, meta = _paths(self.restore_from, which)
             if not os.path.exists(meta) and not os.path.exists(weights):
                 continue
             try:
@@ -119,7 +124,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             self.restored = {**metadata, "which": which}
             return
         if problems:
-            raise ValueError(f"No usable backup in {self.backup_dir!r}: {'; '.join(problems)}.")
+            raise ValueError(f"No usable backup in {self.restore_from!r}: {'; '.join(problems)}.")
 
     def _restore(self, weights, metadata):
         if self.model.optimizer is not None and not self.model.optimizer.built:

@@ -20,6 +20,7 @@ run's `model.keras` serves raw pixels the way training fed them.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime
 import importlib.util
@@ -29,6 +30,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -326,7 +328,9 @@ def resolve_config(
 
 
 def _drops_remainder(config):
-    return bool(config.get("jit_compile") or config.get("strategy") == "data_parallel")
+    from keras_archs.training.distribution import SPLITS_BATCHES
+
+    return bool(config.get("jit_compile") or config.get("strategy") in SPLITS_BATCHES)
 
 
 def _load_data(config):
@@ -467,8 +471,10 @@ def train(
         early_stopping: stop after that many epochs without a lower validation loss.
         strategy: "none", "mirrored" (tf.distribute over local GPUs, or `cpu_devices`
             logical CPUs), "data_parallel" (JAX, `keras.distribution.DataParallel`;
-            `batch_size` is the global batch) or "model_parallel" (JAX, GPT and BERT:
-            their weights split over the devices).
+            `batch_size` is the global batch), "multiworker" (JAX: the same over several
+            processes, one per machine, the cluster named by `TF_CONFIG`; `out` must be
+            on storage they share) or "model_parallel" (JAX, GPT and BERT: their weights
+            split over the devices).
         verbose: Keras' fit verbosity; "auto" is a progress bar on a terminal and one
             line per epoch otherwise (no control characters in logs).
         data_kwargs: options of the dataset (`keras_archs.data.dataset_options`).
@@ -690,13 +696,17 @@ def _keep_history_before(path, epoch):
     return _read_history(path)
 
 
-def _run_callbacks(config, out, spec, bundle, callbacks, history, resume):
+def _run_callbacks(config, out, spec, bundle, callbacks, history, resume, restore_from):
     """The run folder's callbacks, in the order their effects must happen: the task's
     scores join the logs first; the backup is written before the epoch's history row, so
     a row on disk always has its backup."""
     from keras_archs.training.backup import BACKUP_DIR, AtomicCheckpoint, RunBackup
 
-    backup = RunBackup(os.path.join(out, BACKUP_DIR), save_freq=config["backup_every"] or "epoch")
+    backup = RunBackup(
+        os.path.join(out, BACKUP_DIR),
+        save_freq=config["backup_every"] or "epoch",
+        restore_from=restore_from,
+    )
     best = AtomicCheckpoint(
         os.path.join(out, "best.keras"), monitor="val_loss", mode="min", save_best_only=True
     )
@@ -759,11 +769,14 @@ def run_config(
     recipe = Recipe(**config["recipe"])
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    from keras_archs.training.distribution import Placement
+    from keras_archs.training.distribution import SPLITS_BATCHES, Placement
 
     # Devices first: TensorFlow can split the CPU into logical devices only before it runs.
     placement = Placement(config.get("strategy", "none"), config.get("cpu_devices"))
     placement.check_batch(recipe.batch_size)
+    # In a cluster only the chief writes the run folder `out`; every other process keeps
+    # its files in a temporary folder and reads the chief's backup from `out`.
+    chief = placement.chief
     # Seeded next: TensorFlow derives the pipeline's shuffle from the global seed too.
     keras.utils.set_random_seed(config["seed"])
     bundle = _load_data(config)  # bad data (unknown name, empty folder) fails here
@@ -775,21 +788,25 @@ def run_config(
         )
     steps = _steps(config, bundle)
     now = datetime.datetime.now().isoformat()
-    if resume:
-        from keras_archs.training.backup import BACKUP_DIR, read_backup
+    from keras_archs.training.backup import BACKUP_DIR, read_backup
 
-        history_path = os.path.join(out, "history.csv")
+    if chief and not resume:
+        out = _claim_run_folder(out, spec.name)
+    files = out
+    if not chief:
+        files = tempfile.mkdtemp(prefix=f"keras_archs_process{placement.process_id}_")
+        atexit.register(shutil.rmtree, files, ignore_errors=True)  # also when a run fails
+    history_path = os.path.join(files, "history.csv")
+    if resume:
         saved = load_run_config(out)
         start_epoch = int(read_backup(os.path.join(out, BACKUP_DIR))["epoch"])
-        history = _keep_history_before(history_path, start_epoch)
+        history = _keep_history_before(history_path, start_epoch) if chief else []
         config = {**saved, "resumed": [*saved.get("resumed", []), now]}
         print(f"resuming {out} at epoch {start_epoch}")
     else:
-        out = _claim_run_folder(out, spec.name)
-        history_path = os.path.join(out, "history.csv")
         start_epoch, history = 0, []
         config = {**config, "versions": _versions(), "started": now}
-    _write_json(os.path.join(out, RUN_FILE), config)
+    _write_json(os.path.join(files, RUN_FILE), config)
     if config.get("deterministic") and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -814,7 +831,7 @@ def run_config(
         # A bound above the validation set's size would only run out of data.
         validation_steps = min(validation_steps, batches)
     validation = bundle.validation
-    if placement.name == "data_parallel" and validation is not None:
+    if placement.name in SPLITS_BATCHES and validation is not None:
         # Each batch is split over the devices: the last, uneven one is left out.
         validation = validation.rebatch(recipe.batch_size, drop_remainder=True)
         validation_steps = None
@@ -824,7 +841,15 @@ def run_config(
     with placement.scope():
         model = _compiled(spec, config, bundle, recipe, loss, metrics, steps)
         backup, run_callbacks = _run_callbacks(
-            config, out, spec, bundle, callbacks, history, resume
+            config,
+            files,
+            spec,
+            bundle,
+            callbacks,
+            history,
+            resume,
+            # A resumed cluster run continues from the chief's backup in `out`.
+            restore_from=os.path.join(out, BACKUP_DIR) if resume else None,
         )
         start = time.perf_counter()
         with preemption_handler(backup):
@@ -839,15 +864,21 @@ def run_config(
                 shuffle=False,  # the pipeline shuffles, seeded
             )
     seconds = time.perf_counter() - start
-    model.save(os.path.join(out, "model.keras"))
     # The whole history, resumed runs included, from the file that holds every epoch.
     history = _columns(_read_history(history_path)) or fitted.history
     seconds += config.get("seconds", 0.0) if resume else 0.0
     config = {**config, "seconds": round(seconds, 2), "completed": True}
-    _write_json(os.path.join(out, RUN_FILE), config)
+    # Every process saves (saving creates variables, which a cluster's processes must do
+    # in step); the others then drop their private copies.
+    model.save(os.path.join(files, "model.keras"))
+    _write_json(os.path.join(files, RUN_FILE), config)
     # A complete run needs no backup: the models and history are its result.
     shutil.rmtree(backup.backup_dir, ignore_errors=True)
-    _summary(config, history, seconds, out)
+    if chief:
+        _summary(config, history, seconds, out)
+    else:
+        shutil.rmtree(files, ignore_errors=True)
+        print(f"process {placement.process_id} done; the chief wrote the run folder {out}")
     val_acc = history.get("val_accuracy", [None])[-1]
     return TrainResult(
         model=model,
