@@ -66,17 +66,88 @@ def cmd_list(args):
 def cmd_info(args):
     from rich.table import Table
 
-    from keras_archs.registry import model_info
+    from keras_archs import model_info
 
     info = model_info(args.name)
     table = Table(title=info["name"], show_header=False)
     table.add_column("field")
     table.add_column("value")
     for key, value in info.items():
-        if key == "reference_params" and value is not None:
+        if key in ("reference_params", "flops") and value is not None:
             value = f"{value:,}"
         table.add_row(key, str(value))
     _console().print(table)
+    return 0
+
+
+# timm's benchmark.py column names, where a measurement has one.
+_TIMM_COLUMNS = {
+    "throughput": "{mode}_samples_per_sec",
+    "step_ms": "{mode}_step_time",
+    "batch_size": "{mode}_batch_size",
+    "input_size": "{mode}_img_size",
+}
+
+
+def cmd_bench(args):
+    import csv
+    import json
+
+    from rich.table import Table
+
+    from keras_archs.bench.measure import FIELDS, bench
+
+    if args.csv and os.path.exists(args.csv) and not args.overwrite:
+        raise ValueError(f"--csv {args.csv!r} already exists; pass --overwrite to replace it.")
+    rows = bench(
+        args.name,
+        mode=args.mode,
+        batch_size=args.batch_size,
+        input_size=args.input_size,
+        steps=args.steps,
+        rounds=args.rounds,
+        precision=args.precision,
+        jit=args.jit,
+        against=args.against,
+        warn=lambda message: print(f"keras-archs bench: {message}", file=sys.stderr),
+    )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        table = Table(title=f"{args.name}, {args.mode}, batch {rows[0]['batch_size']}")
+        for column in (
+            "contender",
+            "precision",
+            "XLA",
+            rows[0]["unit"],
+            "ms/step",
+            "compile s",
+            "GFLOP/s",
+            "of peak",
+            "ratio",
+        ):
+            table.add_column(column, justify="left" if column == "contender" else "right")
+        for row in rows:
+            table.add_row(
+                row["contender"],
+                row["precision"],
+                str(row["jit_compile"]),
+                f"{row['throughput']:.1f}",
+                f"{row['step_ms']:.1f}",
+                f"{row['compile_s']:.1f}",
+                f"{row['gflops_per_s']:.1f}",
+                f"{row['peak_fraction']:.1%}",
+                "-" if row["ratio"] is None else f"{row['ratio']:.2f}x",
+            )
+        _console().print(table)
+        print(f"peak (same precision and compiler): {rows[0]['peak_gflops_per_s']} GFLOP/s")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            columns = [_TIMM_COLUMNS.get(k, k).format(mode=args.mode) for k in FIELDS]
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            writer.writerows([[row[k] for k in FIELDS] for row in rows])
     return 0
 
 
@@ -371,6 +442,32 @@ def build_parser():
         "--example-request", action="store_true", help="write a REST body to OUT/request.json"
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "bench",
+        help="throughput against the machine's peak and against keras.applications / keras-hub",
+    )
+    p.add_argument("name", help="registry name (keras-archs list)")
+    p.add_argument("--mode", default="train", help="train, infer or serve (the SavedModel)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 32 images, 8 texts")
+    p.add_argument(
+        "--input-size", type=int, default=None, help="image side or tokens (default: the model's)"
+    )
+    p.add_argument(
+        "--precision", default="auto", help="keras_archs' dtype policy (auto: the policy table)"
+    )
+    p.add_argument("--jit", default="auto", help="keras_archs' XLA: auto (the policy), on, off")
+    p.add_argument("--steps", type=int, default=10, help="steps per timed round")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    p.add_argument(
+        "--against",
+        default="auto",
+        help="auto: also time the anchor (keras.applications, keras-hub) in alternation; none",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per measurement")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the rows (timm's columns)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -66,7 +66,9 @@ def load_model_file(path):
     """Loads a `.keras` archive (safe mode), or raises ValueError saying what is wrong."""
     import keras
 
-    import keras_archs  # noqa: F401  (registers the custom layers)
+    # Importing any part of keras_archs runs its __init__, which registers every custom
+    # layer and learning-rate schedule a saved model may name.
+    import keras_archs.layers  # noqa: F401
 
     path = check_file("path", path)
     if not path.endswith(".keras") or not zipfile.is_zipfile(path):

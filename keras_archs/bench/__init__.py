@@ -1,0 +1,9 @@
+"""Speed, measured: floating-point operations of a model (`count_flops`, `model_flops`),
+and the timings behind `keras-archs bench` (`bench`: throughput against the machine's
+measured peak, `machine_peak`, and against the library a user would otherwise pick, in
+one process)."""
+
+from keras_archs.bench.flops import count_flops, model_flops
+from keras_archs.bench.measure import bench, machine_peak
+
+__all__ = ["bench", "count_flops", "machine_peak", "model_flops"]
