@@ -140,7 +140,9 @@ def cmd_bench(args):
                 f"{row['peak_fraction']:.1%}",
                 "-" if row["ratio"] is None else f"{row['ratio']:.2f}x",
             )
-        _console().print(table)
+        from rich.console import Console
+
+        Console(width=max(_console().width, 132)).print(table)  # a pipe's 80 columns cut it
         print(f"peak (same precision and compiler): {rows[0]['peak_gflops_per_s']} GFLOP/s")
     if args.csv:
         with open(args.csv, "w", newline="") as f:
@@ -458,7 +460,9 @@ def build_parser():
     )
     p.add_argument("--jit", default="auto", help="keras_archs' XLA: auto (the policy), on, off")
     p.add_argument("--steps", type=int, default=10, help="steps per timed round")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds (the fastest reported)"
+    )
     p.add_argument(
         "--against",
         default="auto",
