@@ -374,28 +374,23 @@ class Bench:
         flops *= 3 if case.mode == "train" else 1
         achieved = flops * throughput
         return {
-            "model": case.model,
-            "mode": case.mode,
-            "backend": self.backend,
-            "batch_size": case.batch_size,
-            "input": case.size,
-            "precision": PRECISION,
+            **self._case(case),
             "throughput": round(throughput, 2),
-            "unit": "tokens/s" if case.text else "images/s",
             "step_ms": round(seconds * 1000, 3),
             "compile_s": round(max(0.0, sum(warm) - 2 * seconds), 2),
             "mfu": round(achieved / (self.peak * 1e12), 4) if self.peak else None,
             "tflops": float(f"{achieved / 1e12:.4g}"),
             "flops_source": source,
-            "steps": case.steps,
-            "rounds": case.rounds,
-            "device": self.device,
             "placement": _placement(self.backend, y),
             "notes": _graph_break_note(self.backend, breaks),
             "skipped": None,
         }
 
     def skipped(self, case, reason):
+        return {**self._case(case), "skipped": reason}
+
+    def _case(self, case):
+        """The fields that name a measurement, measured or skipped."""
         return {
             "model": case.model,
             "mode": case.mode,
@@ -407,7 +402,6 @@ class Bench:
             "steps": case.steps,
             "rounds": case.rounds,
             "device": self.device,
-            "skipped": reason,
         }
 
 
