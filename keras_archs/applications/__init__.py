@@ -19,7 +19,7 @@ from keras_archs.applications.inception_v1 import InceptionV1
 from keras_archs.applications.inception_v3 import InceptionV3
 from keras_archs.applications.lenet import LeNet5
 from keras_archs.applications.mobilenet import MobileNet, MobileNetV2
-from keras_archs.applications.nasnet import NASNet, NASNetLarge, NASNetMobile
+from keras_archs.applications.nasnet import NASNet, NASNetCustom, NASNetLarge, NASNetMobile
 from keras_archs.applications.resnet import (
     ResNet18,
     ResNet34,
@@ -55,6 +55,7 @@ __all__ = [
     "MobileNet",
     "MobileNetV2",
     "NASNet",
+    "NASNetCustom",
     "NASNetLarge",
     "NASNetMobile",
     "ResNet18",

@@ -17,7 +17,15 @@ is decided from the cell structure (it comes from before a Reduction cell), not 
 comparing spatial sizes, so the model also builds and runs for `(None, None, C)`
 inputs (keras.applications' does not). Only ImageNet weights need a fixed input size:
 the padding before strided operations depends on whether each size is odd (see `_pad`).
+
+The cells are data: a Normal and a Reduction cell of blocks, each block two hidden-state
+inputs, two operations of the search space (`OPERATIONS`) and a combination
+(`check_cell_spec` states the format). `NASNET_A` holds the published cells; any other
+specification (one `keras_archs.nas` found, say) builds the same way, and
+`NASNetCustom` puts it in the paper's CIFAR-10 network.
 """
+
+import functools
 
 import keras
 from keras.applications import imagenet_utils
@@ -25,7 +33,7 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
-from keras_archs.validation import check_bool, check_int
+from keras_archs.validation import check_bool, check_choice, check_int
 from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
 
 
@@ -70,7 +78,153 @@ _CONFIGS = {
     ),
 }
 _SIZES = {"nasnet_mobile": 224, "nasnet_large": 331}
+# BatchNormalization as in keras.applications (ImageNet); the reference CIFAR-10 setup
+# decays the statistics faster (0.9), which short training runs need too.
 _BN = dict(momentum=0.9997, epsilon=1e-3)
+_BN_CIFAR = dict(momentum=0.9, epsilon=1e-5)
+
+# The operations a block may apply to a hidden state (Zoph et al. 2018, section 3).
+OPERATIONS = (
+    "identity",
+    "conv_1x3_3x1",
+    "conv_1x7_7x1",
+    "dil_conv_3x3",
+    "avg_pool_3x3",
+    "avg_pool_5x5",
+    "avg_pool_7x7",
+    "max_pool_3x3",
+    "max_pool_5x5",
+    "max_pool_7x7",
+    "conv_1x1",
+    "conv_3x3",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "sep_conv_7x7",
+)
+COMBINATIONS = ("add", "concat")
+CELL_KINDS = ("normal", "reduction")
+
+
+def _block(inputs, ops):
+    return {"inputs": list(inputs), "ops": list(ops), "combine": "add"}
+
+
+# The published cells (figure 4, and the reference code's hidden-state indices): state 0
+# is the previous cell's output, 1 the one before it, 2 + b block b's output. The
+# output concatenates `concat`, which in the published cells is not simply the unused
+# states (the Normal cell also concatenates state 1).
+NASNET_A = {
+    "normal": {
+        "blocks": [
+            _block([0, 1], ["sep_conv_5x5", "sep_conv_3x3"]),
+            _block([1, 1], ["sep_conv_5x5", "sep_conv_3x3"]),
+            _block([0, 1], ["avg_pool_3x3", "identity"]),
+            _block([1, 1], ["avg_pool_3x3", "avg_pool_3x3"]),
+            _block([0, 0], ["sep_conv_3x3", "identity"]),
+        ],
+        "concat": [1, 2, 3, 4, 5, 6],
+    },
+    "reduction": {
+        "blocks": [
+            _block([0, 1], ["sep_conv_5x5", "sep_conv_7x7"]),
+            _block([0, 1], ["max_pool_3x3", "sep_conv_7x7"]),
+            _block([0, 1], ["avg_pool_3x3", "sep_conv_5x5"]),
+            _block([3, 2], ["identity", "avg_pool_3x3"]),
+            _block([2, 0], ["sep_conv_3x3", "max_pool_3x3"]),
+        ],
+        "concat": [3, 4, 5, 6],
+    },
+}
+# (block, side or "add") -> the name keras.applications gives it in NASNet-A's Reduction
+# cell, where it departs from "left{b + 1}", "right{b + 1}", "add_{b + 1}".
+_KA_REDUCTION_NAMES = {(2, "add"): "add3", (3, 1): "left4", (4, 0): "left4", (4, "add"): "add4"}
+
+
+def _cell_error(kind, b, field, message):
+    where = f"cell_spec[{kind!r}]" + ("" if b is None else f" block {b}")
+    return ValueError(f"{where}: {field} {message}")
+
+
+def _check_cell(kind, cell):
+    blocks = cell.get("blocks") if isinstance(cell, dict) else cell
+    if not isinstance(blocks, (list, tuple)) or not blocks:
+        raise _cell_error(
+            kind, None, "blocks", f"must be a non-empty list of blocks; got {blocks!r}."
+        )
+    checked = []
+    for b, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise _cell_error(
+                kind, b, "block", f"must be a dict with inputs, ops, combine; got {block!r}."
+            )
+        unknown = sorted(set(block) - {"inputs", "ops", "combine"})
+        if unknown:
+            raise _cell_error(
+                kind, b, "fields", f"{unknown} are unknown; a block has inputs, ops and combine."
+            )
+        inputs, ops = block.get("inputs"), block.get("ops")
+        combine = block.get("combine", "add")
+        for field, value in (("inputs", inputs), ("ops", ops)):
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise _cell_error(kind, b, field, f"must be a list of two; got {value!r}.")
+        for side, i in enumerate(inputs):
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < b + 2:
+                raise _cell_error(
+                    kind, b, f"inputs[{side}]={i!r}",
+                    f"does not exist yet: block {b} takes hidden states 0 to {b + 1} (0 the "
+                    "previous cell's output, 1 the one before it, 2 + k block k's output).",
+                )  # fmt: skip
+        for side, op in enumerate(ops):
+            if op not in OPERATIONS:
+                raise _cell_error(
+                    kind,
+                    b,
+                    f"ops[{side}]={op!r}",
+                    f"is not an operation; known: {', '.join(OPERATIONS)}.",
+                )
+        if combine not in COMBINATIONS:
+            raise _cell_error(kind, b, f"combine={combine!r}", "is not one of 'add', 'concat'.")
+        checked.append({"inputs": list(inputs), "ops": list(ops), "combine": combine})
+    states = len(checked) + 2
+    concat = cell.get("concat") if isinstance(cell, dict) else None
+    if concat is None:
+        # The paper's rule: the blocks' outputs that no block takes are concatenated.
+        used = {i for block in checked for i in block["inputs"]}
+        concat = [i for i in range(2, states) if i not in used]
+    if (
+        not isinstance(concat, (list, tuple))
+        or not concat
+        or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < states for i in concat)
+    ):
+        raise _cell_error(
+            kind, None, f"concat={concat!r}", f"must list hidden states from 0 to {states - 1}."
+        )
+    return {"blocks": checked, "concat": list(concat)}
+
+
+def check_cell_spec(cell_spec):
+    """`cell_spec` checked and completed: a dict, or the path of a JSON file, with a
+    "normal" and a "reduction" cell; each cell a list of blocks, or a dict of "blocks"
+    and "concat" (the hidden states concatenated into its output; default: the blocks'
+    outputs no block takes). A block is `{"inputs": [i, j], "ops": [op_i, op_j],
+    "combine": "add" | "concat"}`. None means NASNet-A. Raises ValueError naming the cell,
+    the block and the field of a bad specification."""
+    if cell_spec is None:
+        return NASNET_A
+    if isinstance(cell_spec, str):
+        import json
+
+        try:
+            with open(cell_spec) as f:
+                cell_spec = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cell_spec={cell_spec!r} is not a readable JSON file: {e}") from None
+    if not isinstance(cell_spec, dict) or set(cell_spec) != set(CELL_KINDS):
+        raise ValueError(
+            'cell_spec must be a dict (or JSON file) with exactly the cells "normal" and '
+            f'"reduction"; got {cell_spec!r:.200}.'
+        )
+    return {kind: _check_cell(kind, cell_spec[kind]) for kind in CELL_KINDS}
 
 
 def feature_layers(num_blocks):
@@ -111,7 +265,8 @@ def _pad(x, kernel_size):
 class _Builder:
     """Builds the cells and records the file-name -> leaf-path map of the separable blocks."""
 
-    def __init__(self):
+    def __init__(self, bn):
+        self.bn = bn  # BatchNormalization's momentum and epsilon
         self.name_map = {}
 
     def sep_block(self, x, filters, kernel_size, strides, block_id):
@@ -128,21 +283,20 @@ class _Builder:
                 strides=strides if i == 1 else 1,
                 padding="valid" if (i == 1 and strides == 2) else "same",
                 order="xception",
-                bn_momentum=_BN["momentum"],
-                bn_epsilon=_BN["epsilon"],
+                bn_momentum=self.bn["momentum"],
+                bn_epsilon=self.bn["epsilon"],
                 name=name,
             )(x)
             self.name_map[name] = f"{name}/separable"
             self.name_map[f"separable_conv_{i}_bn_{block_id}"] = f"{name}/bn"
         return x
 
-    @staticmethod
-    def _conv_bn(x, filters, conv_name, bn_name):
+    def _conv_bn(self, x, filters, conv_name, bn_name):
         x = keras.layers.Conv2D(
             filters, 1, padding="same", use_bias=False, kernel_initializer="he_normal",
             name=conv_name,
         )(x)  # fmt: skip
-        return keras.layers.BatchNormalization(name=bn_name, **_BN)(x)
+        return keras.layers.BatchNormalization(name=bn_name, **self.bn)(x)
 
     def adjust(self, p, p_stride, ip, ip_stride, filters, block_id):
         """Brings the previous-previous cell's output `p` to `ip`'s size and `filters`."""
@@ -163,7 +317,7 @@ class _Builder:
                 kernel_initializer="he_normal", name=f"adjust_conv_2_{block_id}",
             )(p2)  # fmt: skip
             p = keras.layers.Concatenate(name=f"adjust_concat_{block_id}")([p1, p2])
-            return keras.layers.BatchNormalization(name=f"adjust_bn_{block_id}", **_BN)(p)
+            return keras.layers.BatchNormalization(name=f"adjust_bn_{block_id}", **self.bn)(p)
         if p.shape[-1] != filters:
             p = keras.layers.Activation("relu", name=f"adjust_relu_{block_id}")(p)
             return self._conv_bn(
@@ -171,69 +325,79 @@ class _Builder:
             )
         return p
 
-    def normal_cell(self, ip, p, filters, block_id):
-        """Figure 4 (left), NASNet-A Normal cell: keeps the size; returns (output, ip)."""
-        (ip, ip_stride), (p, p_stride) = ip, p
-        p = self.adjust(p, p_stride, ip, ip_stride, filters, block_id)
-        h = keras.layers.Activation("relu", name=f"normal_relu_1_{block_id}")(ip)
-        h = self._conv_bn(h, filters, f"normal_conv_1_{block_id}", f"normal_bn_1_{block_id}")
-        sep, add = self.sep_block, keras.layers.Add
+    def _relu_conv_bn(self, x, filters, kernels, strides, name, dilation=1):
+        """ReLU, the convolutions `kernels` (the last one strided), BatchNormalization."""
+        x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+        for i, kernel in enumerate(kernels):
+            last = i == len(kernels) - 1
+            x = keras.layers.Conv2D(
+                filters, kernel, strides=strides if last else 1, padding="same",
+                dilation_rate=dilation, use_bias=False, kernel_initializer="he_normal",
+                name=f"{name}_conv" if len(kernels) == 1 else f"{name}_conv_{i + 1}",
+            )(x)  # fmt: skip
+        return keras.layers.BatchNormalization(name=f"{name}_bn", **self.bn)(x)
 
-        def avg(name):
-            return keras.layers.AveragePooling2D(3, strides=1, padding="same", name=name)
+    def operation(self, op, x, filters, strides, name):
+        """One operation of the search space on hidden state `x`, giving `filters` channels."""
+        k = int(op[-1]) if op[-1].isdigit() else 1  # "..._5x5": 5
+        if op.startswith("sep_conv"):
+            return self.sep_block(x, filters, k, strides, name)
+        if op in ("conv_1x1", "conv_3x3"):
+            return self._relu_conv_bn(x, filters, [k], strides, name)
+        if op.startswith("conv_1x"):  # 1xk then kx1 (k = 3 or 7)
+            k = int(op[len("conv_1x")])
+            return self._relu_conv_bn(x, filters, [(1, k), (k, 1)], strides, name)
+        if op == "dil_conv_3x3":
+            # A strided convolution cannot also be dilated: subsample after it instead.
+            x = self._relu_conv_bn(x, filters, [3], 1, name, dilation=2)
+            return x if strides == 1 else keras.layers.AveragePooling2D(1, 2, name=f"{name}_sub")(x)
+        if op.startswith(("avg_pool", "max_pool")):
+            cls = (
+                keras.layers.MaxPooling2D if op.startswith("max") else keras.layers.AveragePooling2D
+            )
+            if strides == 2:  # NASNet-A's padding before its strided pools
+                x = keras.layers.ZeroPadding2D(_pad(x, k), name=f"{name}_pad")(x)
+                x = cls(k, strides=2, padding="valid", name=name)(x)
+            else:
+                x = cls(k, strides=1, padding="same", name=name)(x)
+            strides = 1
+        # Identity, or a pool: a 1x1 convolution only where the size or width must change.
+        if strides == 2 or x.shape[-1] != filters:
+            return self._relu_conv_bn(x, filters, [1], strides, f"{name}_proj")
+        return x
 
-        x1 = add(name=f"normal_add_1_{block_id}")(
-            [sep(h, filters, 5, 1, f"normal_left1_{block_id}"),
-             sep(p, filters, 3, 1, f"normal_right1_{block_id}")]
-        )  # fmt: skip
-        x2 = add(name=f"normal_add_2_{block_id}")(
-            [sep(p, filters, 5, 1, f"normal_left2_{block_id}"),
-             sep(p, filters, 3, 1, f"normal_right2_{block_id}")]
-        )  # fmt: skip
-        x3 = add(name=f"normal_add_3_{block_id}")([avg(f"normal_left3_{block_id}")(h), p])
-        x4 = add(name=f"normal_add_4_{block_id}")(
-            [avg(f"normal_left4_{block_id}")(p), avg(f"normal_right4_{block_id}")(p)]
-        )
-        x5 = add(name=f"normal_add_5_{block_id}")(
-            [sep(h, filters, 3, 1, f"normal_left5_{block_id}"), h]
-        )
-        x = keras.layers.Concatenate(name=f"normal_concat_{block_id}")([p, x1, x2, x3, x4, x5])
-        return (x, ip_stride), (ip, ip_stride)
-
-    def reduction_cell(self, ip, p, filters, block_id):
-        """Figure 4 (right), NASNet-A Reduction cell: halves the size; returns (output, ip)."""
+    def cell(self, kind, spec, ip, p, filters, block_id):
+        """One cell of `spec` (`check_cell_spec`'s form): "normal" keeps the size,
+        "reduction" halves it. Returns the (output, stride) pairs (output, ip)."""
         (ip, ip_stride), (p, p_stride) = ip, (p if p is not None else (None, None))
         p = self.adjust(p, p_stride, ip, ip_stride, filters, block_id)
-        h = keras.layers.Activation("relu", name=f"reduction_relu_1_{block_id}")(ip)
-        h = self._conv_bn(h, filters, f"reduction_conv_1_{block_id}", f"reduction_bn_1_{block_id}")
-        h3 = keras.layers.ZeroPadding2D(_pad(h, 3), name=f"reduction_pad_1_{block_id}")(h)
-        sep, add = self.sep_block, keras.layers.Add
-
-        def pool(kind, name, strides=2, padding="valid"):
-            cls = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
-            return cls(3, strides=strides, padding=padding, name=name)
-
-        x1 = add(name=f"reduction_add_1_{block_id}")(
-            [sep(h, filters, 5, 2, f"reduction_left1_{block_id}"),
-             sep(p, filters, 7, 2, f"reduction_right1_{block_id}")]
-        )  # fmt: skip
-        x2 = add(name=f"reduction_add_2_{block_id}")(
-            [pool("max", f"reduction_left2_{block_id}")(h3),
-             sep(p, filters, 7, 2, f"reduction_right2_{block_id}")]
-        )  # fmt: skip
-        x3 = add(name=f"reduction_add3_{block_id}")(
-            [pool("avg", f"reduction_left3_{block_id}")(h3),
-             sep(p, filters, 5, 2, f"reduction_right3_{block_id}")]
-        )  # fmt: skip
-        x4 = add(name=f"reduction_add_4_{block_id}")(
-            [x2, pool("avg", f"reduction_left4_{block_id}", 1, "same")(x1)]
+        h = keras.layers.Activation("relu", name=f"{kind}_relu_1_{block_id}")(ip)
+        h = self._conv_bn(h, filters, f"{kind}_conv_1_{block_id}", f"{kind}_bn_1_{block_id}")
+        strides = 2 if kind == "reduction" else 1
+        # keras.applications' names for the published Reduction cell, kept so that its
+        # ImageNet files load; any other cell is named by block and side.
+        names = _KA_REDUCTION_NAMES if spec == NASNET_A["reduction"] else {}
+        states = [h, p]
+        for b, block in enumerate(spec["blocks"]):
+            branches = []
+            for side, (i, op) in enumerate(zip(block["inputs"], block["ops"])):
+                label = names.get((b, side), f"{('left', 'right')[side]}{b + 1}")
+                # Only the cell's inputs are at the incoming size; blocks are already reduced.
+                branches.append(
+                    self.operation(op, states[i], filters, strides if i < 2 else 1,
+                                   f"{kind}_{label}_{block_id}")
+                )  # fmt: skip
+            if block["combine"] == "add":
+                label = names.get((b, "add"), f"add_{b + 1}")
+                x = keras.layers.Add(name=f"{kind}_{label}_{block_id}")(branches)
+            else:
+                x = keras.layers.Concatenate(name=f"{kind}_combine_{b + 1}_{block_id}")(branches)
+            states.append(x)
+        x = keras.layers.Concatenate(name=f"{kind}_concat_{block_id}")(
+            [states[i] for i in spec["concat"]]
         )
-        x5 = add(name=f"reduction_add4_{block_id}")(
-            [sep(x1, filters, 3, 1, f"reduction_left4_{block_id}"),
-             pool("max", f"reduction_right5_{block_id}")(h3)]
-        )  # fmt: skip
-        x = keras.layers.Concatenate(name=f"reduction_concat_{block_id}")([x2, x3, x4, x5])
-        return (x, 2 * ip_stride), (ip, ip_stride)
+        out_stride = ip_stride * strides
+        return (x, out_stride), (ip, ip_stride)
 
 
 def _imagenet_entry(key, input_shape):
@@ -256,6 +420,8 @@ def _nasnet(
     filter_multiplier,
     weights,
     name,
+    cell_spec=None,
+    stem="imagenet",
     default_size=None,
     sized_without_top=False,
     **args,
@@ -271,12 +437,15 @@ def _nasnet(
     filter_multiplier = check_int("filter_multiplier", filter_multiplier, minimum=1)
     penultimate_filters = check_int("penultimate_filters", penultimate_filters, minimum=1)
     check_bool("skip_reduction", skip_reduction)
-    divisor = 24 * filter_multiplier**2
+    stem = check_choice("stem", stem, ("imagenet", "cifar"))
+    cell_spec = check_cell_spec(cell_spec)
+    # The ImageNet stem's cells use the filters divided by filter_multiplier**2.
+    divisor = 24 * filter_multiplier**2 if stem == "imagenet" else 24
     if penultimate_filters % divisor:
         raise ValueError(
-            "penultimate_filters must be a multiple of 24 * filter_multiplier**2 (the last "
-            "cells concatenate 6 branches of penultimate_filters // 24 filters, and the stem "
-            f"cells use that divided by filter_multiplier**2) = {divisor}; got "
+            f"penultimate_filters must be a multiple of {divisor} with stem={stem!r} (the "
+            "last cells concatenate 6 branches of penultimate_filters // 24 filters, and the "
+            "ImageNet stem's cells use that divided by filter_multiplier**2); got "
             f"penultimate_filters={penultimate_filters}."
         )
     config = dict(
@@ -286,7 +455,14 @@ def _nasnet(
         skip_reduction=skip_reduction,
         filter_multiplier=filter_multiplier,
     )
-    key = next((k for k, c in _CONFIGS.items() if c == config), None)
+    published = cell_spec == NASNET_A and stem == "imagenet"
+    key = next((k for k, c in _CONFIGS.items() if c == config and published), None)
+    if weights == "imagenet" and key is None and not published:
+        raise ValueError(
+            "weights='imagenet' exists only for the published NASNet-A cells (cell_spec=None) "
+            f"with the ImageNet stem (stem='imagenet'); got stem={stem!r} and a cell_spec of "
+            "their own. Use weights=None."
+        )
     if weights == "imagenet" and key is None:
         raise ValueError(
             "weights='imagenet' exists only for the NASNetMobile (penultimate_filters=1056, "
@@ -309,33 +485,40 @@ def _nasnet(
         weights=weights,
         name=name,
         default_size=default_size,
-        min_size=32,
+        # The CIFAR stem divides the size by 4 only (two Reduction cells).
+        min_size=32 if stem == "imagenet" else 8,
         imagenet=None if key is None else (lambda input_shape: _imagenet_entry(key, input_shape)),
         require_fixed_shape=unsized and (with_top or sized_without_top),
     ) as build:
-        b = _Builder()
+        imagenet_stem = stem == "imagenet"
+        b = _Builder(_BN if imagenet_stem else _BN_CIFAR)
         filters = penultimate_filters // 24
         x = keras.layers.Conv2D(
-            stem_block_filters, 3, strides=2, padding="valid", use_bias=False,
+            stem_block_filters, 3, strides=2 if imagenet_stem else 1,
+            padding="valid" if imagenet_stem else "same", use_bias=False,
             kernel_initializer="he_normal", name="stem_conv1",
         )(build.x)  # fmt: skip
-        x = keras.layers.BatchNormalization(name="stem_bn1", **_BN)(x)
+        x = keras.layers.BatchNormalization(name="stem_bn1", **b.bn)(x)
+        normal = functools.partial(b.cell, "normal", cell_spec["normal"])
+        reduction = functools.partial(b.cell, "reduction", cell_spec["reduction"])
         # Cells pass (tensor, stride) pairs so that `adjust` knows when to reduce.
-        x, p = b.reduction_cell((x, 2), None, filters // filter_multiplier**2, "stem_1")
-        x, p = b.reduction_cell(x, p, filters // filter_multiplier, "stem_2")
+        x, p = (x, 2 if imagenet_stem else 1), None
+        if imagenet_stem:
+            x, p = reduction(x, p, filters // filter_multiplier**2, "stem_1")
+            x, p = reduction(x, p, filters // filter_multiplier, "stem_2")
         for stack in range(3):
             if stack:
                 width = filters * filter_multiplier**stack
-                x, p0 = b.reduction_cell(x, p, width, f"reduce_{stack * num_blocks}")
+                x, p0 = reduction(x, p, width, f"reduce_{stack * num_blocks}")
                 p = p if skip_reduction else p0
             for i in range(num_blocks):
                 block_id = f"{i}" if stack == 0 else f"{stack * num_blocks + i + 1}"
-                x, p = b.normal_cell(x, p, filters * filter_multiplier**stack, block_id)
+                x, p = normal(x, p, filters * filter_multiplier**stack, block_id)
         x = keras.layers.Activation("relu", name="final_relu")(x[0])
         return build.finish(
             x,
             top=_image.average_top(pool_name="global_average_pooling2d"),
-            feature_layers=feature_layers(num_blocks),
+            feature_layers=feature_layers(num_blocks) if imagenet_stem else None,
             name_map=b.name_map,
         )
 
@@ -357,6 +540,8 @@ def NASNet(
     name="NASNet",
     features_only=False,
     data_format=None,
+    cell_spec=None,
+    stem="imagenet",
 ):
     """NASNet-A: a Normal and a Reduction cell found by reinforcement-learned search, stacked.
 
@@ -384,6 +569,13 @@ def NASNet(
         features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
         data_format: "channels_last" or "channels_first"; default
             `keras.config.image_data_format()`.
+        cell_spec: the Normal and Reduction cells, as plain data (a dict or the path
+            of a JSON file; see `check_cell_spec`); None: the published NASNet-A cells,
+            which `NASNET_A` holds in that form.
+        stem: "imagenet" (a strided 3x3 convolution and two Reduction cells, stride 8
+            before the first Normal cell) or "cifar" (the paper's CIFAR-10 network: a
+            3x3 convolution, then the Normal cells at full size; `features_only` is not
+            available).
 
     Returns:
         A `keras.Model`.
@@ -463,3 +655,57 @@ def NASNetLarge(
     Other arguments as `NASNet`.
     """
     return _nasnet(**_CONFIGS["nasnet_large"], default_size=331, **locals())
+
+
+@register_model(
+    "nasnet_custom",
+    default_input_shape=(32, 32, 3),
+    reference_params=3_384_682,
+    test_kwargs={"input_shape": (16, 16, 3), "num_blocks": 1, "penultimate_filters": 96},
+    year=2018,
+    family="nasnet",
+    paper=_COMMON["paper"],
+    min_input_size=8,
+    task="image_classification",
+    preprocessing="tf",
+    # Offline: digits at 16x16 with a small network (2 @ 192) and Adam, as the search
+    # trains its children.
+    train_defaults={
+        "data": "digits",
+        "input_shape": (16, 16, 1),
+        "epochs": 5,
+        "optimizer": "adam",
+        "learning_rate": 3e-3,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "augment": "none",
+        "model_kwargs": {"num_blocks": 2, "penultimate_filters": 192, "stem_block_filters": 24},
+    },
+)
+def NASNetCustom(
+    cell_spec=None,
+    input_shape=None,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="nasnet_custom",
+    num_blocks=6,
+    penultimate_filters=768,
+    stem_block_filters=96,
+    skip_reduction=False,
+    filter_multiplier=2,
+    data_format=None,
+):
+    """NASNet with cells of one's own: the paper's CIFAR-10 network around any cell pair.
+
+    Zoph et al. (2018), NASNet-A (6 @ 768) on CIFAR-10: a 3x3 stem convolution, then three
+    stacks of `num_blocks` Normal cells with a Reduction cell between them, 32x32 inputs,
+    10 classes. `cell_spec` (a dict or JSON file, such as the `best.json` of
+    `keras-archs search`) gives the cells; None gives NASNet-A's. Other arguments as
+    `NASNet`.
+    """
+    args = {k: v for k, v in locals().items() if k not in ("cell_spec", "num_blocks")}
+    return NASNet(cell_spec=cell_spec, num_blocks=num_blocks, stem="cifar", default_size=32, **args)

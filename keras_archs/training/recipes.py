@@ -270,6 +270,12 @@ FAMILY_RECIPES: dict[str, Recipe] = {
         source="Zoph et al. 2018, appendix A (ImageNet): RMSProp with decay 0.9 and epsilon "
         "1.0, label smoothing 0.1, weight decay 4e-5; cosine decay as in their CIFAR-10 "
         "training; peak rate 0.04 and 100 epochs of batch 32 are choices here."),
+    "nasnet_custom": Recipe(
+        "sgd", 0.025, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="cosine",
+        batch_size=32, epochs=600, augment="basic",
+        source="Zoph et al. 2018, appendix A (CIFAR-10) and its reference code: momentum SGD "
+        "with cosine decay from 0.025, weight decay 5e-4, batch 32, 600 epochs (937,500 "
+        "steps); its ScheduledDropPath, auxiliary head and cutout are not applied here."),
     "transformer": Recipe(
         "adam", 7e-4, beta_2=0.98, epsilon=1e-9, schedule="linear", warmup_epochs=1,
         label_smoothing=0.1, batch_size=64, epochs=25,
