@@ -1,4 +1,4 @@
-"""`keras-archs`: list, inspect, train and export the registered architectures.
+"""`keras-archs`: list, inspect, train, export, benchmark and search the architectures.
 
 keras-archs list [PATTERN]
 keras-archs info NAME
@@ -7,6 +7,9 @@ keras-archs train NAME [--data digits] [--epochs N] [--steps-per-epoch N] [--out
 keras-archs train --config RUN/run.json [--out DIR]
 keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
                    [--name NAME] [--preprocessing MODE] [--serving-config] [--example-request]
+keras-archs bench NAME [--mode train|infer|serve] [--against auto|none] [--json] ...
+keras-archs search --out DIR [--data digits] [--children N] [--budget-steps S] [--workers W]
+                   [--ray-address HOST:PORT] [--baseline random|none] ...
 
 A bad argument prints one line, `keras-archs COMMAND: error: ...`, and exits with 2.
 """
@@ -176,6 +179,102 @@ def _key_values(pairs, flag="--data-arg"):
     return result
 
 
+def _model_kwargs(args):
+    """--model-arg pairs, and the cells of --cell-spec read from its file (so that
+    run.json records the cells themselves, not a path that may change)."""
+    kwargs = _key_values(args.model_arg, "--model-arg")
+    if args.cell_spec is not None:
+        import inspect
+
+        from keras_archs.applications.nasnet import check_cell_spec
+        from keras_archs.registry import get_spec
+
+        if "cell_spec" not in inspect.signature(get_spec(args.name).builder).parameters:
+            raise ValueError(
+                f"--cell-spec applies to a model built from cell specifications "
+                f"(nasnet_custom); {args.name!r} is not one."
+            )
+        kwargs["cell_spec"] = check_cell_spec(args.cell_spec)
+    return kwargs
+
+
+def cmd_search(args):
+    from keras_archs.nas import search
+
+    console = _console()
+    summary = search(
+        args.out,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        report=_search_report(console),
+        data=args.data,
+        children=args.children,
+        budget_steps=args.budget_steps,
+        batch=args.batch,
+        seed=args.seed,
+        num_blocks=args.blocks,
+        cells=args.cells,
+        filters=args.filters,
+        input_size=args.input_size,
+        controller_learning_rate=args.controller_lr,
+        entropy_weight=args.entropy_weight,
+        baseline=args.baseline,
+        threads=args.threads,
+    )
+    from rich.table import Table
+
+    table = Table(title=f"search in {args.out}")
+    for column in ("", "children", "accuracy: first quarter", "last quarter", "best", "entropy"):
+        table.add_column(column, justify="left" if not column else "right")
+    for phase in ("controller", "random"):
+        if phase in summary:
+            row = summary[phase]
+            entropy = (
+                f"{row['first_quarter_entropy']:.3f} -> {row['last_quarter_entropy']:.3f}"
+                if "first_quarter_entropy" in row
+                else "-"
+            )
+            table.add_row(
+                phase,
+                str(row["children"]),
+                f"{row['first_quarter_accuracy']:.4f}",
+                f"{row['last_quarter_accuracy']:.4f}",
+                f"{row['best_accuracy']:.4f}",
+                entropy,
+            )
+    console.print(table)
+    best = summary["best"]
+    print(
+        f"best: {best['phase']} child {best['child']}, accuracy {best['accuracy']:.4f}, "
+        f"{best['params']:,} parameters: {os.path.join(args.out, 'best.json')} "
+        f"(keras-archs train nasnet_custom --cell-spec {os.path.join(args.out, 'best.json')})"
+    )
+    return 0
+
+
+def _search_report(console):
+    """One line per trained child; on a terminal, a live table of the latest ones."""
+    if not console.is_terminal:
+        return print
+    from rich.live import Live
+    from rich.table import Table
+
+    rows = []
+    live = Live(console=console, auto_refresh=False)
+    live.start()
+
+    def report(line):
+        rows.append(line.split(None, 3))
+        table = Table(title="children (latest 20)")
+        for column in ("phase", "child", "result", "cells"):
+            table.add_column(column)
+        for row in rows[-20:]:
+            table.add_row(*row)
+        live.update(table, refresh=True)
+
+    return report
+
+
 def cmd_train(args):
     from keras_archs.training import resume, train, train_from_config
     from keras_archs.training.fit import RECIPE_ARGUMENTS
@@ -207,7 +306,7 @@ def cmd_train(args):
             precision=args.precision,
             seed=args.seed,
             data_kwargs=_key_values(args.data_arg),
-            model_kwargs=_key_values(args.model_arg, "--model-arg"),
+            model_kwargs=_model_kwargs(args),
             init_from=args.init_from,
             deterministic=args.deterministic,
             backup_every=args.backup_every,
@@ -409,6 +508,12 @@ def build_parser():
         help="argument of the model's builder over its offline defaults, e.g. "
         "attention=bahdanau for seq2seq (repeatable)",
     )
+    p.add_argument(
+        "--cell-spec",
+        default=None,
+        metavar="FILE",
+        help="nasnet_custom: the cells, a JSON specification (a search's best.json)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="export a SavedModel version for TensorFlow Serving")
@@ -472,6 +577,33 @@ def build_parser():
     p.add_argument("--csv", default=None, metavar="FILE", help="write the rows (timm's columns)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "search",
+        help="NASNet's architecture search: a controller RNN rewarded by trained children",
+        description="Sample cell specifications with an LSTM controller, train each child "
+        "network for --budget-steps steps, reward the controller with their validation "
+        "accuracy (REINFORCE), then spend the same budget on random cells. Writes "
+        "controller.jsonl / random.jsonl (rerunning the command continues from them), "
+        "summary.json, search.png and best.json into --out.",
+    )
+    p.add_argument("--out", required=True, help="the search folder (new, or one to continue)")
+    p.add_argument("--data", default="digits", help="image dataset (digits offline, cifar10)")
+    p.add_argument("--children", type=int, default=32, help="children for the controller")
+    p.add_argument("--budget-steps", type=int, default=50, help="training steps per child")
+    p.add_argument("--workers", type=int, default=1, help="children trained at once (Ray)")
+    p.add_argument("--ray-address", default=None, help="HOST:PORT of a Ray cluster to join")
+    p.add_argument("--batch", type=int, default=4, help="children per controller update")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baseline", default="random", help="random (same budget) or none")
+    p.add_argument("--blocks", type=int, default=5, help="blocks per cell (B)")
+    p.add_argument("--cells", type=int, default=1, help="Normal cells per stack of a child")
+    p.add_argument("--filters", type=int, default=8, help="a child's first-stack filters")
+    p.add_argument("--input-size", type=int, default=16, help="the children's image side")
+    p.add_argument("--controller-lr", type=float, default=1.0, help="controller SGD rate")
+    p.add_argument("--entropy-weight", type=float, default=1e-2, help="entropy bonus")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per child")
+    p.set_defaults(func=cmd_search)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Dependencies between keras_archs' packages, read from the source with `ast`.
 
 Packages: keras_archs.applications, .layers, .registry, .validation, .weights, .convert,
-.data, .training, .export, .bench, .cli and the top level (keras_archs/__init__.py). Every
+.data, .training, .export, .bench, .nas, .cli and the top level (keras_archs/__init__.py). Every
 import counts: at module level and inside functions, `import x`, `from x import y`
 (relative ones resolved) and `importlib.import_module("x")` with a string literal.
 
@@ -33,6 +33,7 @@ PACKAGES = (
     "training",
     "export",
     "bench",
+    "nas",
     "cli",
 )
 TOP = "keras_archs"

@@ -1,0 +1,154 @@
+"""`keras-archs search`: a killed search resumes from its log, Ray workers give the same
+results as in-process training, best.json trains and exports, bad input is refused.
+
+The searches run under the torch backend in subprocesses: a child of a few steps trains
+eagerly there in about two seconds, where TensorFlow spends most of half a minute
+tracing its graph.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from keras_archs.cli import main
+from keras_archs.nas import SearchConfig, read_log
+from tests.utils import subprocess_env
+
+TINY = [
+    "--children", "4", "--batch", "2", "--budget-steps", "3", "--input-size", "8",
+    "--filters", "4", "--blocks", "3", "--seed", "3",
+]  # fmt: skip
+SAME = ("child", "spec", "tokens", "accuracy", "params", "flops", "entropy", "round")
+
+
+def _command(out, *extra):
+    return [sys.executable, "-m", "keras_archs.cli", "search", "--out", str(out), *TINY, *extra]
+
+
+def _run(out, *extra):
+    proc = subprocess.run(
+        _command(out, *extra), capture_output=True, text=True, timeout=600,
+        env=subprocess_env("torch"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+@pytest.mark.slow
+def test_killed_search_resumes_and_ray_workers_give_the_same_children(tmp_path):
+    killed, parallel = tmp_path / "killed", tmp_path / "parallel"
+    log = killed / "controller.jsonl"
+    proc = subprocess.Popen(
+        _command(killed, "--baseline", "none"), env=subprocess_env("torch"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not _lines(log) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _lines(log)
+    assert 1 <= len(before) < 4, before
+    finished = os.path.getmtime(killed / "children" / "controller_0000" / "run.json")
+
+    _run(killed, "--baseline", "none")
+    after = _lines(log)
+    # Finished children are read back, not retrained; every child is logged once.
+    assert after[: len(before)] == before
+    assert os.path.getmtime(killed / "children" / "controller_0000" / "run.json") == finished
+    resumed = read_log(str(log))
+    assert sorted(resumed) == [0, 1, 2, 3] and len(after) == 4
+    state = json.loads((killed / "controller" / "state.json").read_text())
+    assert state["rounds"] == 2
+
+    out = _run(parallel, "--workers", "2")
+    together = read_log(str(parallel / "controller.jsonl"))
+    # The same seed: the same cells sampled, trained to the same accuracy, by a
+    # controller that learned the same way, whether killed or run by Ray workers.
+    for child in range(4):
+        assert {k: resumed[child][k] for k in SAME} == {k: together[child][k] for k in SAME}
+    other = json.loads((parallel / "controller" / "state.json").read_text())
+    assert other["baseline"] == pytest.approx(state["baseline"], abs=1e-12)
+    # Two workers trained at once: two processes, and overlapping training intervals.
+    records = list(together.values()) + list(read_log(str(parallel / "random.jsonl")).values())
+    assert len({r["pid"] for r in records}) == 2
+
+    def overlap(a, b):
+        return (
+            a["started"] < b["started"] + b["seconds"]
+            and b["started"] < a["started"] + a["seconds"]
+        )
+
+    assert any(overlap(together[2 * r], together[2 * r + 1]) for r in range(2))
+    # The random baseline, the summary and what the search leaves for training.
+    summary = json.loads((parallel / "summary.json").read_text())
+    assert summary["random"]["children"] == 4 and summary["controller"]["children"] == 4
+    accuracies = [r["accuracy"] for r in records]
+    assert summary["best"]["accuracy"] == pytest.approx(max(accuracies))
+    assert "controller" in out and "random" in out and "best.json" in out
+    assert (parallel / "search.png").stat().st_size > 10_000
+
+    best = parallel / "best.json"
+    run = tmp_path / "run"
+    train = subprocess.run(
+        [sys.executable, "-m", "keras_archs.cli", "train", "nasnet_custom", "--cell-spec",
+         str(best), "--epochs", "1", "--steps-per-epoch", "2", "--out", str(run),
+         "--model-arg", "num_blocks=1", "--model-arg", "penultimate_filters=48",
+         "--input-size", "8", "--no-tensorboard"],
+        capture_output=True, text=True, timeout=600, env=subprocess_env("torch"),
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr[-3000:]
+    recorded = json.loads((run / "run.json").read_text())["model_kwargs"]["cell_spec"]
+    assert recorded == json.loads(best.read_text())
+    # The trained child exports to a SavedModel that serves its predictions.
+    assert main(["export", str(run / "model.keras"), "--out", str(tmp_path / "served")]) == 0
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "served" / "1")).signatures["serving_default"]
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 1)).astype("float32")
+    (output,) = served(tf.constant(x)).values()
+    assert output.shape == (2, 10)
+    np.testing.assert_allclose(output.numpy().sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "search"
+
+    def refused(*argv):
+        assert main(["search", "--out", str(out), *argv]) == 2
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    assert "children must be" in refused("--children", "0")
+    assert "budget_steps must be" in refused("--budget-steps", "0")
+    assert "workers must be" in refused("--workers", "0")
+    assert "baseline" in refused("--baseline", "grid")
+    message = refused("--ray-address", "127.0.0.1:1")
+    assert "no Ray cluster can be reached there" in message and "ray start --head" in message
+    assert "is not HOST:PORT" in refused("--ray-address", "somewhere")
+    assert not out.exists()
+    # A folder holding another search keeps it: its settings are compared, not replaced.
+    out.mkdir()
+    (out / "search.json").write_text(json.dumps(dataclasses.asdict(SearchConfig())))
+    (out / "controller.jsonl").write_text('{"child": 0}\n')
+    assert "holds a search with other settings (children)" in refused("--children", "5")
+    assert (out / "controller.jsonl").read_text() == '{"child": 0}\n'
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert main(["search", "--out", str(tmp_path / "mine")]) == 2
+    assert "holds no search" in capsys.readouterr().err
+    assert main(["train", "lenet5", "--cell-spec", "x.json"]) == 2
+    assert "--cell-spec applies to" in capsys.readouterr().err
