@@ -601,7 +601,7 @@ def build_parser():
     p.add_argument("--filters", type=int, default=8, help="a child's first-stack filters")
     p.add_argument("--input-size", type=int, default=16, help="the children's image side")
     p.add_argument("--controller-lr", type=float, default=1.0, help="controller SGD rate")
-    p.add_argument("--entropy-weight", type=float, default=1e-2, help="entropy bonus")
+    p.add_argument("--entropy-weight", type=float, default=0.1, help="entropy bonus")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per child")
     p.set_defaults(func=cmd_search)
     return parser

@@ -27,6 +27,8 @@ SETTINGS = [
 def _write(summary, out, docs, seconds, command):
     import keras
 
+    from keras_archs.training.policy import cpu_model
+
     lines = [
         "# Architecture search on digits",
         "",
@@ -34,9 +36,11 @@ def _write(summary, out, docs, seconds, command):
         "",
         f"    {' '.join(command)}",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"Machine: {cpu_model() or platform.machine()}, {os.cpu_count()} cores; "
         f"Keras {keras.__version__} ({keras.backend.backend()} backend); "
-        f"{seconds / 60:.1f} minutes in all.",
+        f"{seconds / 60:.1f} minutes in all. Two sets of children: those the controller "
+        "samples (it is updated after each round of 4), then as many uniformly random "
+        "cells trained the same way; identical cells are trained once.",
         "",
         "| children | n | accuracy, first quarter | last quarter | best | entropy "
         "(first -> last quarter) | training seconds |",

@@ -89,7 +89,7 @@ class SearchConfig:
     filters: int = 8
     input_size: int = 16
     controller_learning_rate: float = 1.0
-    entropy_weight: float = 1e-2
+    entropy_weight: float = 0.1
     baseline_decay: float = 0.8
     baseline: str = "random"
     threads: int = 1
@@ -249,9 +249,14 @@ def check_ray_address(ray_address, timeout=5.0):
 
 
 def _append(path, record):
-    """One line, flushed to the disk before the next child starts."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    """One line, flushed to the disk before the next child starts (after a line a crash
+    tore, on a line of its own)."""
+    with open(path, "a+b") as f:
+        torn = False
+        if f.tell() > 0:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
 
@@ -275,6 +280,10 @@ def _write_json(path, data):
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(path + ".tmp", path)
+
+
+def _key(spec):
+    return json.dumps(spec, sort_keys=True)
 
 
 def _quarters(values):
@@ -373,12 +382,29 @@ class Search:
     # Training children.
 
     def _train(self, workers, phase, jobs, log):
-        """Trains `jobs` [(child, spec, extra)] not yet in `log`; returns their records."""
+        """Trains `jobs` [(child, spec, extra)] not yet in `log`; returns their records.
+
+        A child whose cells an earlier child of the phase already had is not trained
+        again: training is seeded and deterministic, so it would score the same. Its
+        record copies that result with `reused_from` (and 0 seconds)."""
         path = os.path.join(self.out, LOGS[phase])
-        todo = [(c, s, os.path.join(self.out, "children", f"{phase}_{c:04d}")) for c, s, _ in jobs]
-        todo = [job for job in todo if job[0] not in log]
         extras = {c: extra for c, _, extra in jobs}
         specs = {c: s for c, s, _ in jobs}
+        first = {}  # cells -> the first child that has them
+        for child in sorted(log):
+            first.setdefault(_key(log[child]["spec"]), child)
+        todo, copies = [], []
+        for child, spec, _ in jobs:
+            if child in log:
+                continue
+            key = _key(spec)
+            if key in first:
+                copies.append((child, key))
+            else:
+                first[key] = child
+                todo.append(
+                    (child, spec, os.path.join(self.out, "children", f"{phase}_{child:04d}"))
+                )
 
         def done(child, result):
             record = {
@@ -394,6 +420,14 @@ class Search:
             self._progress(phase, record, log)
 
         workers.run(self.config, todo, done)
+        for child, key in copies:
+            source = log[first[key]]
+            reused = {k: source[k] for k in ("accuracy", "params", "flops")}
+            done(
+                child,
+                {**reused, "seconds": 0.0, "reused_from": source["child"], "pid": os.getpid(),
+                 "started": round(time.time(), 3)},
+            )  # fmt: skip
         return [log[c] for c, _, _ in jobs]
 
     def _progress(self, phase, record, log):
@@ -494,7 +528,7 @@ class Search:
 
 
 def plot_search(out):
-    """search.png: each child's accuracy (with a running mean), and the entropy of the
+    """search.png: each child's accuracy (with a moving mean), and the entropy of the
     controller that sampled it."""
     import matplotlib
 
@@ -508,13 +542,14 @@ def plot_search(out):
             continue
         children = sorted(log)
         accuracy = np.array([log[c]["accuracy"] for c in children])
-        running = np.cumsum(accuracy) / np.arange(1, len(accuracy) + 1)
+        # The mean of the last (up to) 8 children: the trend, not the first children's.
+        window = np.array([accuracy[max(0, i - 7) : i + 1].mean() for i in range(len(accuracy))])
         (line,) = top.plot(children, accuracy, "o", alpha=0.4, label=f"{phase} children")
-        top.plot(children, running, color=line.get_color(), label=f"{phase}: running mean")
+        top.plot(children, window, color=line.get_color(), label=f"{phase}: mean of last 8")
         if phase == "controller":
             bottom.plot(children, [log[c]["entropy"] for c in children], color=line.get_color())
     top.set_ylabel("validation accuracy")
-    top.legend(loc="lower right")
+    top.legend(loc="upper left", fontsize="small", ncols=2)
     bottom.set_ylabel("controller entropy (nats per decision)")
     bottom.set_xlabel("child")
     fig.tight_layout()

@@ -152,3 +152,37 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     assert "holds no search" in capsys.readouterr().err
     assert main(["train", "lenet5", "--cell-spec", "x.json"]) == 2
     assert "--cell-spec applies to" in capsys.readouterr().err
+
+
+def test_cells_already_trained_are_read_back_not_trained_again(tmp_path):
+    from keras_archs.nas.search import Search
+
+    search = Search(str(tmp_path / "s"), SearchConfig(num_blocks=2), report=lambda line: None)
+    trained = []
+
+    class Recorder:  # stands in for the workers: records what it is asked to train
+        def run(self, config, jobs, done):
+            for child, _, _ in jobs:
+                trained.append(child)
+                result = {"accuracy": 0.5 + child / 10, "params": 1, "flops": 2, "seconds": 1.0}
+                done(child, {**result, "pid": 0, "started": 0.0})
+
+    rng = np.random.default_rng(0)
+    a, b = (search.space.decode(t) for t in search.space.sample_uniform(rng, 2))
+    log = {}
+    records = search._train(Recorder(), "random", [(0, a, {}), (1, b, {}), (2, a, {})], log)
+    assert trained == [0, 1]
+    assert records[2]["accuracy"] == records[0]["accuracy"] and records[2]["reused_from"] == 0
+    (record,) = search._train(Recorder(), "random", [(3, b, {})], log)
+    assert trained == [0, 1] and record["reused_from"] == 1 and record["seconds"] == 0.0
+    assert sorted(read_log(str(tmp_path / "s" / "random.jsonl"))) == [0, 1, 2, 3]
+
+
+def test_a_line_torn_by_a_crash_is_dropped_and_the_next_record_kept(tmp_path):
+    from keras_archs.nas.search import _append
+
+    path = tmp_path / "controller.jsonl"
+    path.write_text('{"child": 0}\n{"child": 1, "acc')  # killed while writing child 1
+    _append(str(path), {"child": 1})
+    _append(str(path), {"child": 2})
+    assert read_log(str(path)) == {0: {"child": 0}, 1: {"child": 1}, 2: {"child": 2}}
