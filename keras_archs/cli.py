@@ -202,11 +202,21 @@ def cmd_search(args):
     from keras_archs.nas import search
 
     console = _console()
-    summary = search(
+    report, stop = _search_report(console)
+    try:
+        summary = _run_search(args, search, report)
+    finally:
+        stop()
+    _print_search_summary(args, console, summary)
+    return 0
+
+
+def _run_search(args, search, report):
+    return search(
         args.out,
         workers=args.workers,
         ray_address=args.ray_address,
-        report=_search_report(console),
+        report=report,
         data=args.data,
         children=args.children,
         budget_steps=args.budget_steps,
@@ -221,27 +231,19 @@ def cmd_search(args):
         baseline=args.baseline,
         threads=args.threads,
     )
+
+
+def _print_search_summary(args, console, summary):
     from rich.table import Table
 
+    from keras_archs.nas.search import summary_rows
+
     table = Table(title=f"search in {args.out}")
-    for column in ("", "children", "accuracy: first quarter", "last quarter", "best", "entropy"):
-        table.add_column(column, justify="left" if not column else "right")
-    for phase in ("controller", "random"):
-        if phase in summary:
-            row = summary[phase]
-            entropy = (
-                f"{row['first_quarter_entropy']:.3f} -> {row['last_quarter_entropy']:.3f}"
-                if "first_quarter_entropy" in row
-                else "-"
-            )
-            table.add_row(
-                phase,
-                str(row["children"]),
-                f"{row['first_quarter_accuracy']:.4f}",
-                f"{row['last_quarter_accuracy']:.4f}",
-                f"{row['best_accuracy']:.4f}",
-                entropy,
-            )
+    columns = ("", "children", "accuracy: first quarter", "last quarter", "best", "entropy")
+    for column in columns:
+        table.add_column(column, justify="right" if column else "left")
+    for row in summary_rows(summary):
+        table.add_row(*row[: len(columns)])
     console.print(table)
     best = summary["best"]
     print(
@@ -249,30 +251,38 @@ def cmd_search(args):
         f"{best['params']:,} parameters: {os.path.join(args.out, 'best.json')} "
         f"(keras-archs train nasnet_custom --cell-spec {os.path.join(args.out, 'best.json')})"
     )
-    return 0
 
 
 def _search_report(console):
-    """One line per trained child; on a terminal, a live table of the latest ones."""
+    """`(report, stop)`: one line per trained child; on a terminal, a live table of the
+    latest ones, which `stop` ends."""
+    from keras_archs.nas.search import describe
+
     if not console.is_terminal:
-        return print
+        return (lambda record: print(describe(record))), (lambda: None)
     from rich.live import Live
     from rich.table import Table
 
     rows = []
     live = Live(console=console, auto_refresh=False)
     live.start()
+    columns = ("phase", "child", "accuracy", "best so far", "entropy", "seconds", "cells")
 
-    def report(line):
-        rows.append(line.split(None, 3))
+    def report(record):
+        entropy = record.get("entropy")
+        rows.append(
+            (record["phase"], str(record["child"]), f"{record['accuracy']:.4f}",
+             f"{record['best']:.4f}", "-" if entropy is None else f"{entropy:.3f}",
+             f"{record['seconds']:.1f}", record["summary"])
+        )  # fmt: skip
         table = Table(title="children (latest 20)")
-        for column in ("phase", "child", "result", "cells"):
+        for column in columns:
             table.add_column(column)
         for row in rows[-20:]:
             table.add_row(*row)
         live.update(table, refresh=True)
 
-    return report
+    return report, live.stop
 
 
 def cmd_train(args):

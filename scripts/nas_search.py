@@ -27,6 +27,7 @@ SETTINGS = [
 def _write(summary, out, docs, seconds, command):
     import keras
 
+    from keras_archs.nas.search import summary_rows
     from keras_archs.training.policy import cpu_model
 
     lines = [
@@ -46,20 +47,8 @@ def _write(summary, out, docs, seconds, command):
         "(first -> last quarter) | training seconds |",
         "|---|---:|---:|---:|---:|---|---:|",
     ]
-    for phase in ("controller", "random"):
-        if phase not in summary:
-            continue
-        row = summary[phase]
-        entropy = (
-            f"{row['first_quarter_entropy']:.3f} -> {row['last_quarter_entropy']:.3f}"
-            if "first_quarter_entropy" in row
-            else "- (uniform)"
-        )
-        lines.append(
-            f"| {phase} | {row['children']} | {row['first_quarter_accuracy']:.4f} | "
-            f"{row['last_quarter_accuracy']:.4f} | {row['best_accuracy']:.4f} | {entropy} | "
-            f"{row['seconds']:.0f} |"
-        )
+    for row in summary_rows(summary):
+        lines.append(f"| {' | '.join(row)} |")
     best = summary["best"]
     lines += [
         "",

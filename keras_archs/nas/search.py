@@ -37,22 +37,11 @@ from keras_archs.validation import check_choice, check_float, check_int, check_s
 SEARCH_FILE = "search.json"
 LOGS = {"controller": "controller.jsonl", "random": "random.jsonl"}
 CONTROLLER_DIR = "controller"
-# The per-child training: Adam with a cosine decay over the budget, no augmentation, no
-# regularisation, float32 without XLA (children compare with each other, not with the
-# fastest policy), seeded and deterministic so that a child trains the same anywhere.
-CHILD_RECIPE = dict(
-    optimizer="adam",
-    learning_rate=3e-3,
-    epsilon=1e-7,
-    nesterov=False,
-    weight_decay=0.0,
-    schedule="cosine",
-    warmup_epochs=0.0,
-    label_smoothing=0.0,
-    augment="none",
-    batch_size=32,
-    epochs=1,
-)
+# How a child trains: nasnet_custom's own offline recipe (Adam 3e-3, cosine decay, no
+# augmentation or regularisation) for one epoch of the budget, float32 without XLA
+# (children compare with each other, not with the fastest policy), seeded and
+# deterministic so that a child trains the same anywhere.
+CHILD_MODEL = "nasnet_custom"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +117,7 @@ class SearchConfig:
                 "penultimate_filters": 24 * self.filters,
                 "stem_block_filters": 2 * self.filters,
             },
-            **CHILD_RECIPE,
+            epochs=1,
         )
 
 
@@ -144,7 +133,7 @@ def evaluate_child(config, spec, out_dir):
     log = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(log), _threads(config.threads):
-        result = train("nasnet_custom", out=out_dir, verbose=0, **config.child_options(spec))
+        result = train(CHILD_MODEL, out=out_dir, verbose=0, **config.child_options(spec))
     seconds = time.perf_counter() - start
     with open(os.path.join(out_dir, "train.log"), "w") as f:
         f.write(log.getvalue())
@@ -183,7 +172,6 @@ class _Workers:
     """Trains children in this process, or on Ray workers with one CPU each."""
 
     def __init__(self, workers, ray_address, threads):
-        self.workers = workers
         self.ray = None
         if workers == 1 and ray_address is None:
             return
@@ -282,6 +270,42 @@ def _write_json(path, data):
     os.replace(path + ".tmp", path)
 
 
+def describe(record):
+    """One line for a trained child's record (with "best", the phase's best so far)."""
+    entropy = record.get("entropy")
+    return (
+        f"{record['phase']:10s} child {record['child']:3d}  acc {record['accuracy']:.4f}  best "
+        f"{record['best']:.4f}  entropy {'-' if entropy is None else f'{entropy:.3f}'}  "
+        f"{record['seconds']:5.1f}s  {record['summary']}"
+    )
+
+
+def summary_rows(summary):
+    """The rows of a summary's table, as text: phase, children, first- and last-quarter
+    accuracy, best accuracy, entropy (first -> last quarter), training seconds."""
+    rows = []
+    for phase in LOGS:
+        if phase in summary:
+            row = summary[phase]
+            entropy = (
+                f"{row['first_quarter_entropy']:.3f} -> {row['last_quarter_entropy']:.3f}"
+                if "first_quarter_entropy" in row
+                else "- (uniform)"
+            )
+            rows.append(
+                (
+                    phase,
+                    str(row["children"]),
+                    f"{row['first_quarter_accuracy']:.4f}",
+                    f"{row['last_quarter_accuracy']:.4f}",
+                    f"{row['best_accuracy']:.4f}",
+                    entropy,
+                    f"{row['seconds']:.0f}",
+                )
+            )
+    return rows
+
+
 def _key(spec):
     return json.dumps(spec, sort_keys=True)
 
@@ -295,12 +319,13 @@ def _quarters(values):
 class Search:
     """One search in folder `out`: `run()` continues it from whatever is on disk."""
 
-    def __init__(self, out, config, *, workers=1, ray_address=None, report=print):
+    def __init__(self, out, config, *, workers=1, ray_address=None, report=None):
         self.out = check_string("out", out)
         self.config = config
         self.workers = check_int("workers", workers, minimum=1)
         self.ray_address = check_ray_address(ray_address)
-        self.report = report
+        # Called with each trained child's record (and "best"); by default, print a line.
+        self.report = report or (lambda record: print(describe(record)))
         self.space = SearchSpace(config.num_blocks)
         self._claim()
 
@@ -431,13 +456,7 @@ class Search:
         return [log[c] for c, _, _ in jobs]
 
     def _progress(self, phase, record, log):
-        best = max(r["accuracy"] for r in log.values())
-        entropy = record.get("entropy")
-        self.report(
-            f"{phase:10s} child {record['child']:3d}  acc {record['accuracy']:.4f}  best "
-            f"{best:.4f}  entropy {'-' if entropy is None else f'{entropy:.3f}'}  "
-            f"{record['seconds']:5.1f}s  {record['summary']}"
-        )
+        self.report({**record, "best": max(r["accuracy"] for r in log.values())})
 
     def run(self):
         """Runs (or continues) the controller's search, then the baseline; the summary."""
@@ -511,10 +530,9 @@ class Search:
                 "seconds": round(sum(r["seconds"] for r in records), 1),
             }
             if phase == "controller":
-                entropy = [r["entropy"] for r in records]
-                summary[phase]["first_quarter_entropy"], summary[phase]["last_quarter_entropy"] = (
-                    round(v, 4) for v in _quarters(entropy)
-                )
+                first, last = _quarters([r["entropy"] for r in records])
+                summary[phase]["first_quarter_entropy"] = round(first, 4)
+                summary[phase]["last_quarter_entropy"] = round(last, 4)
             if best is None or top["accuracy"] > best["accuracy"]:
                 best = top
         if best is not None:
@@ -557,11 +575,12 @@ def plot_search(out):
     plt.close(fig)
 
 
-def search(out, *, workers=1, ray_address=None, report=print, **settings):
+def search(out, *, workers=1, ray_address=None, report=None, **settings):
     """Runs (or, in a folder that holds it, continues) a search; returns its summary.
 
     `settings` are `SearchConfig`'s fields; `workers` children train at once (Ray, one
-    CPU each; 1: in this process), on the Ray cluster at `ray_address` if given.
+    CPU each; 1: in this process), on the Ray cluster at `ray_address` if given;
+    `report(record)` is called as each child finishes (default: `describe` printed).
     """
     config = SearchConfig(**settings)
     return Search(out, config, workers=workers, ray_address=ray_address, report=report).run()

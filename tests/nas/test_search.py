@@ -157,7 +157,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
 def test_cells_already_trained_are_read_back_not_trained_again(tmp_path):
     from keras_archs.nas.search import Search
 
-    search = Search(str(tmp_path / "s"), SearchConfig(num_blocks=2), report=lambda line: None)
+    search = Search(str(tmp_path / "s"), SearchConfig(num_blocks=2), report=lambda record: None)
     trained = []
 
     class Recorder:  # stands in for the workers: records what it is asked to train
