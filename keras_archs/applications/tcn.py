@@ -6,50 +6,30 @@ Reference:
 
 A stack of residual `TemporalBlock`s of dilated causal convolutions whose dilations
 grow 1, 2, 4, ...: the receptive field grows exponentially with depth, and no output
-sees a later input. Hyper-parameter names follow keras-tcn (philipperemy/keras-tcn)
-so its users can move over: `nb_filters`, `kernel_size`, `nb_stacks`, `dilations`,
-`padding`, `use_skip_connections`, `dropout_rate`, `return_sequences`, `activation`,
+sees a later input (unless `padding="same"`, which is non-causal). Hyper-parameter
+names follow keras-tcn (philipperemy/keras-tcn) so its users can move over:
+`nb_filters`, `kernel_size`, `nb_stacks`, `dilations`, `padding`,
+`use_skip_connections`, `dropout_rate`, `return_sequences`, `activation`,
 `kernel_initializer`, `use_batch_norm`, `use_layer_norm`, `use_weight_norm`. Unlike
 keras-tcn, this one is made of keras + keras.ops only, so it runs on the TensorFlow,
-JAX and PyTorch backends, and it is a `keras.Model` builder (keras-tcn's `TCN` is a
-layer): pass `input_shape`, and `classes` or `output_dim` for a head.
+JAX and PyTorch backends. This module is a `keras.Model` builder: pass
+`input_shape`, and `classes` or `output_dim` for a head. keras-tcn's `TCN` *layer*
+is `keras_archs.layers.TCN`, which the model is built around.
 """
 
 from __future__ import annotations
 
 import keras
 
-from keras_archs.layers import TemporalBlock
+from keras_archs.layers import tcn as tcn_layers
+from keras_archs.layers.tcn import DEFAULT_DILATIONS, receptive_field
 from keras_archs.registry import register_model
 from keras_archs.validation import (
-    check_choice,
-    check_int,
-    check_int_sequence,
     check_positive_int,
     check_positive_int_or_none,
-    is_int,
 )
 
-_DEFAULT_DILATIONS = (1, 2, 4, 8, 16, 32)
-_NORMALIZATIONS = ("batch_norm", "layer_norm", "weight_norm")
-
-
-def receptive_field(kernel_size, nb_stacks, dilations):
-    """keras-tcn's receptive field: 1 + 2 (kernel_size - 1) nb_stacks sum(dilations)."""
-    return 1 + 2 * (kernel_size - 1) * nb_stacks * sum(dilations)
-
-
-def _block_filters(nb_filters, dilations):
-    """The filters of each block of a stack: one integer for all, or one per dilation."""
-    if is_int(nb_filters):
-        return [check_positive_int("nb_filters", nb_filters)] * len(dilations)
-    filters = check_int_sequence("nb_filters", nb_filters)
-    if len(filters) != len(dilations):
-        raise ValueError(
-            "nb_filters must be an integer >= 1 or a list of them, one per dilation "
-            f"({len(dilations)}); got nb_filters={nb_filters!r}."
-        )
-    return list(filters)
+__all__ = ["TCN", "receptive_field"]  # receptive_field: kept from before the layer
 
 
 def _tcn(
@@ -73,22 +53,28 @@ def _tcn(
     classifier_activation,
     name,
 ):
-    """The one builder: checks the arguments, then the stacks of residual blocks, the skip
-    connections and the head."""
+    """The one builder: checks the arguments, then the `TCN` layer (the stacks of residual
+    blocks and the skip connections, which checks its own arguments) and the head."""
     if input_shape is None:
         raise ValueError("input_shape is required: (timesteps, features); got input_shape=None.")
-    # A size-1 kernel has no temporal extent: the dilations would have nothing to space out.
-    check_int("kernel_size", kernel_size, minimum=2)
-    check_positive_int("nb_stacks", nb_stacks)
-    dilations = check_int_sequence("dilations", dilations)
-    filters = _block_filters(nb_filters, dilations)
-    # Only causal padding: keras-tcn's "same" would let outputs see later inputs.
-    check_choice("padding", padding, ("causal",))
-    flags = (use_batch_norm, use_layer_norm, use_weight_norm)
-    if sum(bool(flag) for flag in flags) > 1:
-        names = ("use_batch_norm", "use_layer_norm", "use_weight_norm")
-        chosen = {n: flag for n, flag in zip(names, flags) if flag}
-        raise ValueError(f"Only one normalization can be chosen; got {chosen}.")
+    # The layer checks its own arguments (kernel_size >= 2, dilations, nb_filters, padding
+    # "causal" or "same", one normalization) before anything is built.
+    tcn = tcn_layers.TCN(
+        nb_filters=nb_filters,
+        kernel_size=kernel_size,
+        nb_stacks=nb_stacks,
+        dilations=dilations,
+        padding=padding,
+        use_skip_connections=use_skip_connections,
+        dropout_rate=dropout_rate,
+        return_sequences=return_sequences,
+        activation=activation,
+        kernel_initializer=kernel_initializer,
+        use_batch_norm=use_batch_norm,
+        use_layer_norm=use_layer_norm,
+        use_weight_norm=use_weight_norm,
+        name="tcn_layer",
+    )
     if classes is not None and output_dim is not None:
         raise ValueError(
             f"Give classes (a softmax head) or output_dim (a linear head), not both; got "
@@ -105,33 +91,9 @@ def _tcn(
         check_positive_int_or_none("input_shape[0]", input_shape[0]),
         check_positive_int("input_shape[1]", input_shape[1]),
     )
-    if use_skip_connections and len(set(filters)) > 1:
-        raise ValueError(
-            "use_skip_connections=True sums the blocks' outputs, so nb_filters must be equal "
-            f"for all blocks; got nb_filters={nb_filters!r}."
-        )
-    normalization = next((n for n, flag in zip(_NORMALIZATIONS, flags) if flag), None)
 
     inputs = keras.Input(shape=input_shape, name="inputs")
-    x, skips = inputs, []
-    for stack in range(nb_stacks):
-        for i, (dilation, n) in enumerate(zip(dilations, filters)):
-            x, skip = TemporalBlock(
-                n,
-                kernel_size,
-                dilation,
-                dropout_rate=dropout_rate,
-                normalization=normalization,
-                activation=activation,
-                kernel_initializer=kernel_initializer,
-                return_skip=True,
-                name=f"residual_block_{stack * len(dilations) + i}",
-            )(x)
-            skips.append(skip)
-    if use_skip_connections:
-        x = keras.layers.Add(name="skip_connections")(skips) if len(skips) > 1 else skips[0]
-    if not return_sequences:
-        x = x[:, -1, :]  # the last step: the only one that has seen the whole sequence
+    x = tcn(inputs)
     if classes is not None:
         x = keras.layers.Dense(classes, name="logits")(x)
         # float32 softmax keeps mixed-precision probabilities normalised.
@@ -139,7 +101,7 @@ def _tcn(
     elif output_dim is not None:
         x = keras.layers.Dense(output_dim, dtype="float32", name="predictions")(x)
     model = keras.Model(inputs, x, name=name)
-    model.receptive_field = receptive_field(kernel_size, nb_stacks, dilations)
+    model.receptive_field = tcn.receptive_field
     return model
 
 
@@ -178,7 +140,7 @@ def TCN(
     nb_filters=64,
     kernel_size=3,
     nb_stacks=1,
-    dilations=_DEFAULT_DILATIONS,
+    dilations=DEFAULT_DILATIONS,
     padding="causal",
     use_skip_connections=True,
     dropout_rate=0.0,
@@ -197,6 +159,8 @@ def TCN(
 
     The receptive field, 1 + 2 (kernel_size - 1) nb_stacks sum(dilations), grows
     exponentially with depth while every output stays causal (Bai et al., 2018).
+    The network is one `keras_archs.layers.TCN` layer (keras-tcn's `TCN`, named
+    "tcn_layer") followed by the optional head.
 
     Args:
         input_shape: `(timesteps, features)`; `timesteps` may be None.
@@ -204,11 +168,13 @@ def TCN(
         kernel_size: size of the causal convolution kernels (>= 2).
         nb_stacks: how many times the `dilations` stack of blocks is repeated.
         dilations: dilation of each block of a stack.
-        padding: "causal" only (keras-tcn's "same" would make the network non-causal).
+        padding: "causal", or "same" (keras-tcn's option), which pads every convolution
+            on both ends and so makes the network NON-causal: an output also sees later
+            inputs. With `return_sequences=False` "same" returns the middle step.
         use_skip_connections: output the sum of every block's residual branch
             (keras-tcn's skip connections) instead of the last block's output.
         dropout_rate: SpatialDropout1D rate after every convolution.
-        return_sequences: return every step (True) or only the last one.
+        return_sequences: return every step (True) or only the last one ("causal").
         activation, kernel_initializer: of the convolutions and residual additions.
         use_batch_norm, use_layer_norm, use_weight_norm: one normalization, or none.
         classes: size of a softmax head; `output_dim`: size of a linear head; neither:

@@ -12,10 +12,12 @@ from keras_archs.layers.embedding import (
 from keras_archs.layers.inception import FactorizedConv2D, InceptionModule
 from keras_archs.layers.pooling import AdaptiveAveragePooling2D
 from keras_archs.layers.separable import DepthwiseSeparableConv2D
+from keras_archs.layers.tcn import TCN
 from keras_archs.layers.temporal_block import TemporalBlock
 from keras_archs.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
+    "TCN",
     "AdaptiveAveragePooling2D",
     "CausalConv1D",
     "DenseBlock",

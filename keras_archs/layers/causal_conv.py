@@ -4,7 +4,9 @@ import keras
 from keras import ops
 
 from keras_archs.layers._utils import serialize_initializer
-from keras_archs.validation import check_initializer, check_positive_int
+from keras_archs.validation import check_choice, check_initializer, check_positive_int
+
+PADDINGS = ("causal", "same")
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -16,6 +18,12 @@ class CausalConv1D(keras.layers.Layer):
     Modeling" (TCN, 2018), section 3.2: the input is left-padded with
     `dilation_rate * (kernel_size - 1)` zeros and convolved without padding, so
     the time length is kept and nothing leaks from the future.
+
+    `padding="same"` (keras-tcn's non-causal option) splits those zeros between the
+    two ends instead, `total // 2` before and the rest after, as TensorFlow's and
+    `Conv1D(padding="same")`'s convention: the output at step t then also sees up to
+    `total - total // 2` later steps, so the layer is NOT causal. The weights are the
+    same in both modes.
 
     `weight_norm=True` reparameterizes the kernel as `g * v / ||v||` (Salimans &
     Kingma, "Weight Normalization", 2016; the TCN paper's choice), the norm taken
@@ -43,12 +51,14 @@ class CausalConv1D(keras.layers.Layer):
         weight_norm=False,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        padding="causal",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.filters = check_positive_int("filters", filters)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.dilation_rate = check_positive_int("dilation_rate", dilation_rate)
+        self.padding = check_choice("padding", padding, PADDINGS)
         self.use_bias = bool(use_bias)
         self.weight_norm = bool(weight_norm)
         self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
@@ -56,7 +66,14 @@ class CausalConv1D(keras.layers.Layer):
 
     @property
     def left_padding(self):
-        return self.dilation_rate * (self.kernel_size - 1)
+        """Zeros before the first step: all of them when causal, half (rounded down) when "same"."""
+        total = self.dilation_rate * (self.kernel_size - 1)
+        return total if self.padding == "causal" else total // 2
+
+    @property
+    def right_padding(self):
+        """Zeros after the last step: none when causal."""
+        return self.dilation_rate * (self.kernel_size - 1) - self.left_padding
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -100,7 +117,7 @@ class CausalConv1D(keras.layers.Layer):
         return ops.sqrt(ops.sum(ops.square(v), axis=(0, 1)))
 
     def call(self, inputs):
-        x = ops.pad(inputs, [[0, 0], [self.left_padding, 0], [0, 0]])
+        x = ops.pad(inputs, [[0, 0], [self.left_padding, self.right_padding], [0, 0]])
         if not self.weight_norm:
             return self.conv(x)
         v = ops.cast(self.kernel_v, "float32")  # the norm in float32 even under mixed precision
@@ -131,4 +148,5 @@ class CausalConv1D(keras.layers.Layer):
             "weight_norm": self.weight_norm,
             "kernel_initializer": serialize_initializer(self.kernel_initializer),
             "bias_initializer": serialize_initializer(self.bias_initializer),
+            "padding": self.padding,
         }

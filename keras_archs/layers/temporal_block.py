@@ -7,7 +7,7 @@ from keras_archs.layers._utils import (
     serialize_activation,
     serialize_initializer,
 )
-from keras_archs.layers.causal_conv import CausalConv1D
+from keras_archs.layers.causal_conv import PADDINGS, CausalConv1D
 from keras_archs.validation import check_choice, check_positive_int, check_rate
 
 _NORMALIZATIONS = ("batch_norm", "layer_norm", "weight_norm", None)
@@ -33,6 +33,19 @@ class TemporalBlock(keras.layers.Layer):
     Sublayers: `conv_1`, `norm_1`, `dropout_1`, `conv_2`, `norm_2`, `dropout_2`,
     and `shortcut` (only when the channel count changes).
 
+    `padding="same"` (keras-tcn's other option) pads both convolutions on both
+    ends (see `CausalConv1D`): the block is then NOT causal. With
+    `p = dilation_rate * (kernel_size - 1)` an output sees `2 * (p // 2)` earlier
+    and `2 * (p - p // 2)` later steps (the same span, `receptive_field`, centred).
+    The weights are the same as with "causal".
+
+    `activate_residual=True` applies `activation` once more to the residual branch
+    after its second dropout, before the addition and before it is returned as the
+    skip tensor: keras-tcn's `ResidualBlock` does this (its `Act_Conv_Blocks`
+    layer, so the branch ends activation -> dropout -> activation); the paper does
+    not. For ReLU (or any activation with f(f(x)) == f(x) and f(x) >= 0, scaled
+    by dropout) the two are identical.
+
     `receptive_field` is `1 + 2 * (kernel_size - 1) * dilation_rate`.
     """
 
@@ -48,6 +61,8 @@ class TemporalBlock(keras.layers.Layer):
         kernel_initializer="he_normal",
         return_skip=False,
         seed=None,
+        padding="causal",
+        activate_residual=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -62,6 +77,8 @@ class TemporalBlock(keras.layers.Layer):
         self.kernel_initializer = kernel_initializer
         self.return_skip = bool(return_skip)
         self.seed = seed
+        self.padding = check_choice("padding", padding, PADDINGS)
+        self.activate_residual = bool(activate_residual)
 
     @property
     def receptive_field(self):
@@ -93,6 +110,7 @@ class TemporalBlock(keras.layers.Layer):
                 use_bias=self.use_bias,
                 weight_norm=self.normalization == "weight_norm",
                 kernel_initializer=self.kernel_initializer,
+                padding=self.padding,
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )
@@ -126,6 +144,8 @@ class TemporalBlock(keras.layers.Layer):
                 x = norm(x, training=training)
             x = self._act(x)
             x = getattr(self, f"dropout_{i}")(x, training=training)
+        if self.activate_residual:
+            x = self._act(x)
         shortcut = inputs if self.shortcut is None else self.shortcut(inputs)
         output = self._act(x + shortcut)
         return (output, x) if self.return_skip else output
@@ -147,4 +167,6 @@ class TemporalBlock(keras.layers.Layer):
             "kernel_initializer": serialize_initializer(self.kernel_initializer),
             "return_skip": self.return_skip,
             "seed": self.seed,
+            "padding": self.padding,
+            "activate_residual": self.activate_residual,
         }

@@ -1,5 +1,7 @@
 """TCN: causality, receptive field (formula and impulse response), keras-tcn parameter
-count, bad input, the adding problem, and `keras-archs train tcn`."""
+count, non-causal "same" padding, the model built around `keras_archs.layers.TCN` (same
+outputs as the former stack of TemporalBlocks), bad input, the adding problem, and
+`keras-archs train tcn`."""
 
 import os
 import subprocess
@@ -11,6 +13,8 @@ import pytest
 
 from keras_archs import cli
 from keras_archs.applications import TCN
+from keras_archs.layers import TCN as TCNLayer  # noqa: N811
+from keras_archs.layers import TemporalBlock
 from keras_archs.registry import get_spec
 from tests.utils import REPO, SHARED_CPU_SLACK, load_module, subprocess_env
 
@@ -124,7 +128,7 @@ def test_tcn_is_causal(use_skip_connections):
         ({"kernel_size": 1}, "kernel_size must be an integer >= 2; got kernel_size=1"),
         ({"nb_stacks": 0}, "nb_stacks must be an integer >= 1; got nb_stacks=0"),
         ({"dilations": []}, "dilations must be a list or tuple of at least 1 integer"),
-        ({"padding": "same"}, "padding must be one of 'causal'; got padding='same'"),
+        ({"padding": "valid"}, "padding must be one of 'causal', 'same'; got padding='valid'"),
         ({"use_batch_norm": True, "use_layer_norm": True}, "Only one normalization"),
         ({"nb_filters": [8, 16], "dilations": (1, 2)}, "nb_filters must be equal"),
         ({"nb_filters": [8], "dilations": (1, 2)}, "one per dilation"),
@@ -163,6 +167,87 @@ def test_same_model_under_a_channels_first_global_setting():
             keras.config.set_image_data_format(previous)
         assert model.count_params() == reference.count_params()
         np.testing.assert_allclose(y, keras.ops.convert_to_numpy(reference(x)), atol=1e-5)
+
+
+def test_same_padding_is_non_causal():
+    """padding="same" (keras-tcn's option) is accepted and lets outputs see later inputs;
+    with return_sequences=False it returns the middle step, as keras-tcn."""
+    kwargs = dict(input_shape=(30, 3), nb_filters=8, kernel_size=3, dilations=(1, 2, 4))
+    model = TCN(**kwargs, padding="same", return_sequences=True, output_dim=2)
+    assert model.receptive_field == 1 + 2 * 2 * 7
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 30, 3)).astype("float32")
+    t = 14
+    x2 = x.copy()
+    x2[:, t + 1 :] += rng.standard_normal((2, 30 - t - 1, 3)).astype("float32")
+    y, y2 = (keras.ops.convert_to_numpy(model(v)) for v in (x, x2))
+    assert np.abs(y[:, : t + 1] - y2[:, : t + 1]).max() > 1e-3  # the future reaches the past
+    middle = TCN(**kwargs, padding="same", output_dim=2)
+    middle.set_weights(model.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(middle(x)), y[:, 15], atol=1e-6)
+    assert TCN(**kwargs, padding="same").count_params() == TCN(**kwargs).count_params()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"use_skip_connections": False, "use_weight_norm": True, "return_sequences": True},
+        {"nb_stacks": 2, "use_batch_norm": True, "classes": 3},
+    ],
+)
+def test_built_around_the_tcn_layer_with_the_former_outputs(kwargs):
+    """The model is Input -> keras_archs.layers.TCN -> head, and gives what the former
+    builder's stack of TemporalBlocks (skip sum, last step) gave: the same initial weights
+    under the same seed (so the training recipes reproduce), the same outputs."""
+    kwargs = {
+        "input_shape": (20, 3),
+        "nb_filters": 6,
+        "kernel_size": 3,
+        "dilations": (1, 2, 4),
+    } | kwargs
+    keras.utils.set_random_seed(0)
+    model = TCN(**kwargs)
+    layers = [la for la in model.layers if isinstance(la, TCNLayer)]
+    assert len(layers) == 1 and layers[0].name == "tcn_layer"
+    assert layers[0].receptive_field == model.receptive_field
+    norm = next(
+        (
+            n
+            for f, n in (("use_batch_norm", "batch_norm"), ("use_weight_norm", "weight_norm"))
+            if kwargs.get(f)
+        ),
+        None,
+    )
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(kwargs["input_shape"])
+    x, skips, blocks = inputs, [], []
+    for _ in range(kwargs.get("nb_stacks", 1)):
+        for d in kwargs["dilations"]:
+            blocks.append(TemporalBlock(6, 3, d, normalization=norm, return_skip=True))
+            x, skip = blocks[-1](x)
+            skips.append(skip)
+    if kwargs.get("use_skip_connections", True):
+        x = keras.layers.Add()(skips)
+    if not kwargs.get("return_sequences", False):
+        x = x[:, -1, :]
+    if "classes" in kwargs:
+        x = keras.layers.Dense(3, activation="softmax")(x)
+    former = keras.Model(inputs, x)
+    for new, old in zip(model.get_weights(), former.get_weights(), strict=True):
+        np.testing.assert_array_equal(new, old)
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in model.weights]
+    # BatchNormalization's moving variance must stay positive.
+    weights = [
+        np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, model.weights)
+    ]
+    model.set_weights(weights)
+    former.set_weights(weights)
+    x = rng.standard_normal((2, 20, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(former(x)), atol=1e-5
+    )
 
 
 def test_list_of_filters_without_skip_connections():

@@ -72,6 +72,27 @@ def temporal_blocks():
     return _seq_model(stack, (2, 12, 3))
 
 
+def tcn_layers():
+    """keras-tcn's layer: non-causal, reversed, normalized; then wrapped in Bidirectional."""
+
+    def stack(x):
+        x = L.TCN(
+            4,
+            2,
+            dilations=[1, 2],
+            padding="same",
+            return_sequences=True,
+            use_layer_norm=True,
+            go_backwards=True,
+            activation="tanh",
+            activate_residual=True,
+            dropout_rate=0.1,
+        )(x)
+        return keras.layers.Bidirectional(L.TCN(3, 3, dilations=[1, 2], use_weight_norm=True))(x)
+
+    return _seq_model(stack, (2, 12, 3))
+
+
 def self_attention():
     x = keras.Input((6, 8), name="x")
     pm = keras.Input((6,), dtype="int32", name="padding_mask")
@@ -146,6 +167,7 @@ CASES = {
     "dense_and_transition": dense_and_transition,
     "causal_convs": causal_convs,
     "temporal_blocks": temporal_blocks,
+    "tcn_layers": tcn_layers,
     "self_attention": self_attention,
     "cross_attention": cross_attention,
     "encoder_block": encoder_block,

@@ -76,3 +76,47 @@ def test_weight_norm_is_g_times_v_over_norm():
 def test_bad_arguments(kwargs, arg):
     with pytest.raises(ValueError, match=arg):
         CausalConv1D(**kwargs)
+
+
+@pytest.mark.parametrize(("kernel_size", "dilation_rate"), [(2, 3), (3, 2), (4, 1)])
+@pytest.mark.parametrize("weight_norm", [False, True])
+def test_same_padding_is_centred_and_non_causal(kernel_size, dilation_rate, weight_norm):
+    """padding="same": total // 2 zeros before, the rest after (TensorFlow's and
+    Conv1D(padding="same")'s split, so an even kernel looks one step further ahead)."""
+    layer = CausalConv1D(3, kernel_size, dilation_rate, weight_norm=weight_norm, padding="same")
+    layer.build(X.shape)
+    randomize_weights(layer)
+    if weight_norm:
+        v, g, b = (np_out(w) for w in layer.weights)
+        kernel = g * v / np.linalg.norm(v, axis=(0, 1))
+    else:
+        kernel, b = (np_out(w) for w in layer.weights)
+    total = dilation_rate * (kernel_size - 1)
+    assert (layer.left_padding, layer.right_padding) == (total // 2, total - total // 2)
+    padded = np.pad(X, [(0, 0), (total // 2, total - total // 2), (0, 0)])
+    expected = b + sum(
+        padded[:, j * dilation_rate : j * dilation_rate + X.shape[1]] @ kernel[j]
+        for j in range(kernel_size)
+    )
+    np.testing.assert_allclose(np_out(layer(X)), expected, atol=1e-5)
+    stock = keras.layers.Conv1D(3, kernel_size, dilation_rate=dilation_rate, padding="same")
+    stock.build(X.shape)
+    stock.set_weights([kernel, b])
+    np.testing.assert_allclose(np_out(stock(X)), expected, atol=1e-5)
+    # A later input reaches an earlier output exactly when there is right padding.
+    t = 11
+    y, y2 = np_out(layer(X)), np_out(layer(_perturbed_after(X, t)))
+    assert np.abs(y[:, t] - y2[:, t]).max() > 1e-3
+    unseen = t + 1 - (total - total // 2)  # outputs before this see no step after t
+    assert np.array_equal(y[:, :unseen], y2[:, :unseen])
+
+
+def test_padding_config_and_old_configs():
+    layer = CausalConv1D(2, 3, padding="same")
+    assert layer.get_config()["padding"] == "same"
+    old = CausalConv1D(2, 3).get_config()
+    del old["padding"]  # saved before the option existed
+    assert CausalConv1D.from_config(old).padding == "causal"
+    message = "padding must be one of 'causal', 'same'; got padding='valid'"
+    with pytest.raises(ValueError, match=message):
+        CausalConv1D(2, 3, padding="valid")

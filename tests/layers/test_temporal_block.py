@@ -49,17 +49,29 @@ def test_receptive_field_by_perturbation():
         assert (np.abs(np_out(block(x2))[:, t] - base[:, t]).max() > 1e-6) == seen
 
 
-def test_equals_stock_stack_and_returns_skip():
-    block = TemporalBlock(6, 3, 2, return_skip=True, activation="tanh")
+@pytest.mark.parametrize("padding", ["causal", "same"])
+@pytest.mark.parametrize("activate_residual", [False, True])
+def test_equals_stock_stack_and_returns_skip(padding, activate_residual):
+    block = TemporalBlock(
+        6,
+        3,
+        2,
+        return_skip=True,
+        activation="tanh",
+        padding=padding,
+        activate_residual=activate_residual,
+    )
     block.build(X.shape)
     randomize_weights(block)
     inp = keras.Input(X.shape[1:])
     r = inp
     convs = []
     for _ in range(2):
-        conv = keras.layers.Conv1D(6, 3, dilation_rate=2, padding="causal")
+        conv = keras.layers.Conv1D(6, 3, dilation_rate=2, padding=padding)
         convs.append(conv)
         r = keras.layers.Activation("tanh")(conv(r))
+    if activate_residual:  # keras-tcn's extra activation of the residual branch
+        r = keras.layers.Activation("tanh")(r)
     shortcut = keras.layers.Conv1D(6, 1)
     out = keras.layers.Activation("tanh")(keras.layers.Add()([r, shortcut(inp)]))
     stock = keras.Model(inp, [out, r])
@@ -69,6 +81,42 @@ def test_equals_stock_stack_and_returns_skip():
     assert np.abs(np_out(y) - np_out(s_y)).max() < 1e-5
     assert np.abs(np_out(skip) - np_out(s_skip)).max() < 1e-5
     assert block.compute_output_shape(X.shape) == ((3, 40, 6), (3, 40, 6))
+
+
+def test_extra_residual_activation_changes_nothing_for_relu():
+    """ReLU's branch is >= 0 after dropout, so activating it again is the identity."""
+    blocks = [TemporalBlock(5, 3, 2, dropout_rate=0.3, activate_residual=a, seed=1) for a in (0, 1)]
+    for block in blocks:
+        block.build(X.shape)
+    copy_weights([blocks[0]], [blocks[1]])
+    for training in (False, True):
+        outs = []
+        for block in blocks:
+            state = seed_state(block)
+            outs.append(np_out(block(X, training=training)))
+            restore_seed_state(state)
+        assert np.array_equal(outs[0], outs[1])
+
+
+def test_same_padding_is_not_causal():
+    block = TemporalBlock(4, 3, 2, padding="same", activation="tanh")
+    t = 17
+    x2 = X.copy()
+    x2[:, t + 1 :] += 1.0
+    y, y2 = np_out(block(X)), np_out(block(x2))
+    # Each convolution looks 2 steps ahead: 4 for the block.
+    assert np.abs(y[:, t - 3 : t + 1] - y2[:, t - 3 : t + 1]).max() > 1e-3
+    assert np.array_equal(y[:, : t - 3], y2[:, : t - 3])
+    assert block.receptive_field == 9
+
+
+def test_configs_saved_before_the_new_options_still_load():
+    config = TemporalBlock(4, 3, 2).get_config()
+    assert config["padding"] == "causal" and config["activate_residual"] is False
+    for key in ("padding", "activate_residual"):
+        del config[key]
+    block = TemporalBlock.from_config(config)
+    assert block.padding == "causal" and block.activate_residual is False
 
 
 def test_identity_shortcut_when_channels_match():
@@ -112,6 +160,7 @@ def test_keras_tcn_default_parameter_count(normalization, norm_per_conv):
         ({"filters": 4, "kernel_size": 3, "dilation_rate": 1, "dropout_rate": 1.0}, "dropout"),
         ({"filters": 4, "kernel_size": 3, "dilation_rate": 1, "normalization": "gn"}, "normaliz"),
         ({"filters": 4, "kernel_size": 3, "dilation_rate": 1, "activation": "x"}, "activation"),
+        ({"filters": 4, "kernel_size": 3, "dilation_rate": 1, "padding": "valid"}, "padding"),
     ],
 )
 def test_bad_arguments(kwargs, arg):
