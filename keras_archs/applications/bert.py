@@ -96,7 +96,7 @@ def _initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)  # BERT's initializer_range
 
 
-def _embeddings(token_ids, segment_ids, config):
+def _embeddings(token_ids, segment_ids, config, dtype):
     """Token + learned position + segment embeddings, LayerNormalization and dropout."""
     hidden = config["hidden_dim"]
     x = TokenAndPositionEmbedding(
@@ -106,19 +106,23 @@ def _embeddings(token_ids, segment_ids, config):
         embeddings_initializer=_initializer(),
         position_initializer=_initializer(),
         name="token_embedding",
+        dtype=dtype,
     )(token_ids)
     segments = SegmentEmbedding(
         config["num_segments"],
         hidden,
         embeddings_initializer=_initializer(),
         name="segment_embedding",
+        dtype=dtype,
     )(segment_ids)
-    x = keras.layers.Add(name="embeddings_add")([x, segments])
-    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(x)
-    return keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
+    x = keras.layers.Add(name="embeddings_add", dtype=dtype)([x, segments])
+    x = keras.layers.LayerNormalization(
+        epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm", dtype=dtype
+    )(x)
+    return keras.layers.Dropout(config["dropout"], name="embeddings_dropout", dtype=dtype)(x)
 
 
-def _encoder_block(x, padding_mask, config, index):
+def _encoder_block(x, padding_mask, config, index, dtype):
     """A post-LN encoder block attending in both directions, only padding masked."""
     return TransformerEncoderBlock(
         config["num_heads"],
@@ -129,22 +133,24 @@ def _encoder_block(x, padding_mask, config, index):
         norm_first=False,
         kernel_initializer=_initializer(),
         name=f"transformer_layer_{index}",
+        dtype=dtype,
     )(x, padding_mask=padding_mask)
 
 
-def _bert(config, sequence_length, name):
+def _bert(config, sequence_length, name, dtype):
     """The one builder: embeddings, the encoder stack and the tanh pooler over [CLS]."""
     token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
     segment_ids = keras.Input((sequence_length,), dtype="int32", name="segment_ids")
     padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
-    x = _embeddings(token_ids, segment_ids, config)
+    x = _embeddings(token_ids, segment_ids, config, dtype)
     for i in range(config["num_layers"]):
-        x = _encoder_block(x, padding_mask, config, i)
+        x = _encoder_block(x, padding_mask, config, i, dtype)
     pooled = keras.layers.Dense(
         config["hidden_dim"],
         activation="tanh",
         kernel_initializer=_initializer(),
         name="pooled_dense",
+        dtype=dtype,
     )(x[:, 0, :])
     return keras.Model(
         {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
@@ -165,6 +171,7 @@ def BERT(
     preset=None,
     sequence_length=None,
     name=None,
+    dtype=None,
 ):
     """BERT: a Transformer encoder reads text in both directions, pre-trained to fill in masks.
 
@@ -182,11 +189,18 @@ def BERT(
         sequence_length: fixed input length, or None (any length up to
             `max_sequence_length`).
         name: model name (default: the preset, or "bert").
+        dtype: the dtype policy of every layer, as keras-hub's backbones take it: a
+            policy name ("float32", "bfloat16", "mixed_bfloat16", ...) or a
+            `keras.DTypePolicy` (default: `keras.config.dtype_policy()`). Each layer's
+            config records it; the heads below compute in the backbone's policy.
 
     Returns:
         A `keras.Model` from `{"token_ids", "segment_ids", "padding_mask"}` (int32,
         `(batch, seq)`; `padding_mask` 1 for real tokens) to `{"sequence_output"`
-        `(batch, seq, hidden_dim)`, `"pooled_output"` `(batch, hidden_dim)}`.
+        `(batch, seq, hidden_dim)`, `"pooled_output"` `(batch, hidden_dim)}`, in the
+        policy's compute dtype. `model.quantize("int8")` quantizes its Dense,
+        EinsumDense and Embedding layers, and the quantized model saves to and reloads
+        from `.keras`.
     """
     config = _resolve(
         preset,
@@ -207,7 +221,8 @@ def BERT(
             f"sequence_length={sequence_length} exceeds max_sequence_length="
             f"{config['max_sequence_length']}."
         )
-    return _bert(config, sequence_length, name or preset or "bert")
+    dtype = _presets.resolve_dtype(dtype)
+    return _bert(config, sequence_length, name or preset or "bert", dtype)
 
 
 def _training_head(backbone, kind, **kwargs):
@@ -323,6 +338,12 @@ def _backbone_inputs(backbone):
     return {k: inputs[k] for k in keys}
 
 
+def _policy(backbone):
+    """The dtype policy the backbone was built with; its heads compute in it too (as
+    keras-hub's tasks do)."""
+    return backbone.get_layer("token_embedding").dtype_policy
+
+
 def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
     """Masked-language-model and next-sentence-prediction heads over a `BERT` backbone.
 
@@ -346,6 +367,7 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
     check_positive_int("max_predictions", max_predictions)
     inputs = _backbone_inputs(backbone)
     config = backbone_config(backbone)
+    dtype = _policy(backbone)
     outputs = backbone(inputs)
     positions = keras.Input((max_predictions,), dtype="int32", name="mask_positions")
     gathered = ops.take_along_axis(
@@ -356,12 +378,15 @@ def BERTPretrainer(backbone, max_predictions=20, name="bert_pretrainer"):
         activation="gelu",  # as keras-hub's BertMaskedLM head
         kernel_initializer=_initializer(),
         name="mlm_intermediate_dense",
+        dtype=dtype,
     )(gathered)
-    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="mlm_layer_norm")(x)
-    mlm = keras.layers.Dense(
-        config["vocabulary_size"], kernel_initializer=_initializer(), name="mlm_logits"
+    x = keras.layers.LayerNormalization(
+        epsilon=LAYER_NORM_EPSILON, name="mlm_layer_norm", dtype=dtype
     )(x)
-    nsp = keras.layers.Dense(2, kernel_initializer=_initializer(), name="nsp_logits")(
+    mlm = keras.layers.Dense(
+        config["vocabulary_size"], kernel_initializer=_initializer(), name="mlm_logits", dtype=dtype
+    )(x)
+    nsp = keras.layers.Dense(2, kernel_initializer=_initializer(), name="nsp_logits", dtype=dtype)(
         outputs["pooled_output"]
     )
     # float32 logits keep the softmax of mixed-precision models accurate.
@@ -390,8 +415,12 @@ def BERTClassifier(backbone, num_classes, dropout=0.1, activation=None, name="be
     check_positive_int("num_classes", num_classes)
     check_rate("dropout", dropout)
     inputs = _backbone_inputs(backbone)
-    x = keras.layers.Dropout(dropout, name="classifier_dropout")(backbone(inputs)["pooled_output"])
-    x = keras.layers.Dense(num_classes, kernel_initializer=_initializer(), name="logits")(x)
+    dtype = _policy(backbone)
+    x = backbone(inputs)["pooled_output"]
+    x = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=dtype)(x)
+    x = keras.layers.Dense(
+        num_classes, kernel_initializer=_initializer(), name="logits", dtype=dtype
+    )(x)
     x = keras.layers.Activation(activation or "linear", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -408,8 +437,11 @@ def BERTTokenClassifier(
     check_positive_int("num_classes", num_classes)
     check_rate("dropout", dropout)
     inputs = _backbone_inputs(backbone)
+    dtype = _policy(backbone)
     x = backbone(inputs)["sequence_output"]
-    x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
-    x = keras.layers.Dense(num_classes, kernel_initializer=_initializer(), name="logits")(x)
+    x = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=dtype)(x)
+    x = keras.layers.Dense(
+        num_classes, kernel_initializer=_initializer(), name="logits", dtype=dtype
+    )(x)
     x = keras.layers.Activation(activation or "linear", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, x, name=name)

@@ -19,7 +19,12 @@ keras-hub's `GPT2Backbone` (`token_embedding`, `transformer_layer_{i}`,
 
 `generate(model, prompt_ids, max_new_tokens, ...)` decodes with a key/value cache
 in one `keras.ops.while_loop`, run through `predict_on_batch`, so the backend
-compiles it once per input shape (TensorFlow and JAX) and reuses it.
+compiles it once per input shape (TensorFlow and JAX) and reuses it. One batch may
+hold prompts of different lengths with a padding mask (right-padded as keras-hub's
+preprocessors pack them, or left-padded); each row continues its own prompt.
+
+`GPT(..., dtype=...)` takes a dtype policy as keras-hub's backbones do, and
+`model.quantize("int8")` gives a model that saves to and reloads from `.keras`.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ def _gpt_initializer(stddev):
     return keras.initializers.RandomNormal(stddev=stddev)
 
 
-def _embedding(config):
+def _embedding(config, dtype):
     """Token plus learned position embeddings; called with `reverse=True` it is the tied
     pre-softmax projection."""
     return TokenAndPositionEmbedding(
@@ -100,10 +105,11 @@ def _embedding(config):
         embeddings_initializer=_gpt_initializer(0.01),
         position_initializer=_gpt_initializer(0.02),
         name="token_embedding",
+        dtype=dtype,
     )
 
 
-def _decoder_block(x, padding_mask, config, layer_norm_epsilon, index):
+def _decoder_block(x, padding_mask, config, layer_norm_epsilon, index, dtype):
     """GPT-2's pre-LN causal self-attention block (no cross-attention)."""
     return TransformerDecoderBlock(
         config["num_heads"],
@@ -114,21 +120,25 @@ def _decoder_block(x, padding_mask, config, layer_norm_epsilon, index):
         norm_first=True,
         kernel_initializer=_gpt_initializer(0.02),
         name=f"transformer_layer_{index}",
+        dtype=dtype,
     )(x, padding_mask=padding_mask, use_causal_mask=True)
 
 
-def _gpt(config, sequence_length, layer_norm_epsilon, name):
+def _gpt(config, sequence_length, layer_norm_epsilon, name, dtype):
     """The one builder: embeddings, the decoder stack, a final LayerNorm, tied logits."""
     token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
     padding_mask = keras.Input((sequence_length,), dtype="int32", name="padding_mask")
-    embedding = _embedding(config)
+    embedding = _embedding(config, dtype)
     x = embedding(token_ids)
-    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout")(x)
+    x = keras.layers.Dropout(config["dropout"], name="embeddings_dropout", dtype=dtype)(x)
     for i in range(config["num_layers"]):
-        x = _decoder_block(x, padding_mask, config, layer_norm_epsilon, i)
-    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="layer_norm")(x)
+        x = _decoder_block(x, padding_mask, config, layer_norm_epsilon, i, dtype)
+    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="layer_norm", dtype=dtype)(
+        x
+    )
     logits = embedding(x, reverse=True)
-    # float32 logits keep the softmax of mixed-precision models accurate.
+    # float32 logits keep the softmax of mixed-precision models accurate (a cast only:
+    # the projection above computes in `dtype`).
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     return keras.Model({"token_ids": token_ids, "padding_mask": padding_mask}, logits, name=name)
 
@@ -145,6 +155,7 @@ def GPT(
     sequence_length=None,
     layer_norm_epsilon=1e-5,
     name=None,
+    dtype=None,
 ):
     """GPT: a causal Transformer decoder learns language by predicting each next token.
 
@@ -162,11 +173,18 @@ def GPT(
             `max_sequence_length`).
         layer_norm_epsilon: epsilon of every LayerNormalization (GPT-2: 1e-5).
         name: model name (default: the preset, or "gpt").
+        dtype: the dtype policy of every layer, as keras-hub's backbones take it: a
+            policy name ("float32", "bfloat16", "mixed_bfloat16", ...) or a
+            `keras.DTypePolicy` (default: `keras.config.dtype_policy()`). Each layer's
+            config records it.
 
     Returns:
         A `keras.Model` from `{"token_ids", "padding_mask"}` (int, `(batch, seq)`; mask 1
-        for real tokens) to next-token logits `(batch, seq, vocabulary_size)` (float32).
+        for real tokens) to next-token logits `(batch, seq, vocabulary_size)` (float32,
+        whatever the policy: the last layer, `logits`, only casts).
         Train it with `causal_lm_loss()` on targets shifted left by one.
+        `model.quantize("int8")` quantizes its Dense, EinsumDense and Embedding layers,
+        and the quantized model saves to and reloads from `.keras`.
     """
     config = _resolve(
         preset,
@@ -187,7 +205,8 @@ def GPT(
             f"{config['max_sequence_length']}."
         )
     layer_norm_epsilon = check_positive_float("layer_norm_epsilon", layer_norm_epsilon)
-    return _gpt(config, sequence_length, layer_norm_epsilon, name or preset or "gpt")
+    dtype = _presets.resolve_dtype(dtype)
+    return _gpt(config, sequence_length, layer_norm_epsilon, name or preset or "gpt", dtype)
 
 
 # `keras-archs train`: next-byte prediction on the standard library's own sources
@@ -296,6 +315,15 @@ class GPTGenerator(keras.Model):
     its `generate` signature. Called on `{"prompt_ids": (batch, prompt_length) int32,
     "uniforms": (batch, max_new_tokens) float32 in [0, 1)}` (the random draws of the
     sampling), it returns `{"tokens", "logits"}` of the new tokens.
+
+    Prompts of different lengths come with `"padding_mask"` (batch, prompt_length), 1 on
+    each prompt's real tokens, which must be contiguous: right-padded as keras-hub's
+    preprocessors pack them, left-padded, or both. The loop first moves every prompt to
+    the right end of its row (left padding), so that all rows write their next token to
+    the same cache index; each token keeps its position in its own prompt (counted from
+    its first real token), and no real query attends to a padding key. Row `b` then
+    gets the continuation of its prompt alone. Without `"padding_mask"` every token is
+    real (the loop is the one it was before padding was supported).
     """
 
     def __init__(self, model, max_new_tokens, greedy, temperature, top_k, top_p, end_token_id):
@@ -308,12 +336,25 @@ class GPTGenerator(keras.Model):
         self.top_k, self.top_p, self.end_token_id = top_k, top_p, end_token_id
         self.traces = 0  # incremented each time `call` is traced (or run eagerly)
 
-    def _step(self, token_ids, caches, index):
-        """Logits of the last position and the updated caches; `token_ids` start at `index`."""
-        x = self.embedding(token_ids, start_index=index)
+    def _step(self, token_ids, caches, index, positions=None, key_mask=None, mask=None):
+        """Logits of the last position and the updated caches; `token_ids` start at cache
+        index `index`, at their own `positions` (batch, length) when given. `key_mask`
+        (batch, cache length) hides padding keys; `mask` (batch, length, cache length)
+        is ANDed with it."""
+        if positions is None:
+            x = self.embedding(token_ids, start_index=index)
+        else:
+            x = self.embedding(token_ids, positions=positions)
         new_caches = []
         for block, cache in zip(self.blocks, caches):
-            x, cache = block(x, use_causal_mask=True, cache=cache, cache_update_index=index)
+            x, cache = block(
+                x,
+                padding_mask=key_mask,
+                attention_mask=mask,
+                use_causal_mask=True,
+                cache=cache,
+                cache_update_index=index,
+            )
             new_caches.append(cache)
         logits = self.embedding(self.final_norm(x[:, -1:, :]), reverse=True)[:, 0, :]
         return ops.cast(logits, "float32"), new_caches
@@ -336,6 +377,20 @@ class GPTGenerator(keras.Model):
         choice = ops.minimum(ops.sum(ops.cast(cdf <= threshold, "int32"), axis=-1), vocab - 1)
         return ops.cast(ops.take_along_axis(indices, choice[:, None], axis=-1)[:, 0], "int32")
 
+    @staticmethod
+    def _left_align(prompt, padding_mask, prompt_length):
+        """Each row's real tokens moved to the row's end (pad ids set to 0), with the
+        number of padding columns and of real tokens of each row."""
+        real = ops.cast(ops.cast(padding_mask, "bool"), "int32")
+        lengths = ops.sum(real, axis=1)
+        pads = prompt_length - lengths
+        first = ops.cast(ops.argmax(real, axis=1), "int32")  # the first real column
+        columns = ops.arange(prompt_length, dtype="int32")[None, :]
+        source = ops.clip(columns - pads[:, None] + first[:, None], 0, prompt_length - 1)
+        aligned = ops.take_along_axis(ops.cast(prompt, "int32"), source, axis=1)
+        aligned = ops.where(columns >= pads[:, None], aligned, 0)
+        return aligned, pads, lengths
+
     def call(self, inputs):
         self.traces += 1
         prompt, uniforms = inputs["prompt_ids"], inputs["uniforms"]
@@ -343,8 +398,24 @@ class GPTGenerator(keras.Model):
         if prompt_length is None:  # a SavedModel's `generate` signature: any prompt length
             prompt_length = ops.shape(prompt)[1]
         total = prompt_length + self.max_new_tokens
-        caches = [b.init_cache(batch, total, dtype=self.compute_dtype) for b in self.blocks]
-        logits, caches = self._step(prompt, caches, 0)
+        # Each block's cache in the block's own compute dtype.
+        caches = [b.init_cache(batch, total) for b in self.blocks]
+        padded = inputs.get("padding_mask") is not None
+        if padded:
+            prompt, pads, lengths = self._left_align(prompt, inputs["padding_mask"], prompt_length)
+            # Keys of padding columns are hidden from every real query; a padding query
+            # sees only itself, so that no row of its attention is empty.
+            keys = ops.arange(total, dtype="int32")[None, :]
+            key_mask = keys >= pads[:, None]
+            queries = ops.arange(prompt_length, dtype="int32")[None, :, None]
+            own_key = ops.equal(queries, keys[:, None, :])
+            prompt_mask = ops.logical_or(key_mask[:, None, :], own_key)
+            positions = ops.maximum(
+                ops.arange(prompt_length, dtype="int32")[None, :] - pads[:, None], 0
+            )
+            logits, caches = self._step(prompt, caches, 0, positions, mask=prompt_mask)
+        else:
+            logits, caches = self._step(prompt, caches, 0)
         end = -1 if self.end_token_id is None else self.end_token_id
         steps = ops.arange(self.max_new_tokens, dtype="int32")[None, :]
         tokens = ops.full((batch, self.max_new_tokens), max(end, 0), dtype="int32")
@@ -361,7 +432,13 @@ class GPTGenerator(keras.Model):
             tokens = ops.where(here, token[:, None], tokens)
             all_logits = ops.where(here[:, :, None], logits[:, None, :], all_logits)
             finished = ops.logical_or(finished, token == end)
-            logits, caches = self._step(token[:, None], caches, prompt_length + i)
+            if padded:  # row b's new token i is at position lengths[b] + i of its prompt
+                positions = (lengths + i)[:, None]
+                logits, caches = self._step(
+                    token[:, None], caches, prompt_length + i, positions, key_mask
+                )
+            else:
+                logits, caches = self._step(token[:, None], caches, prompt_length + i)
             return i + 1, logits, caches, tokens, all_logits, finished
 
         start = ops.convert_to_tensor(0, "int32")
@@ -380,13 +457,15 @@ def generate(
     greedy=False,
     end_token_id=None,
     return_logits=False,
+    padding_mask=None,
 ):
     """Continues each prompt by sampling tokens from a GPT model, with a key/value cache.
 
     Args:
         model: a model built by `GPT` (possibly reloaded from a `.keras` file).
-        prompt_ids: int array `(batch, prompt_length)`; `prompt_length + max_new_tokens`
-            must not exceed the model's `max_sequence_length`.
+        prompt_ids: int array `(batch, prompt_length)`, or keras-hub's preprocessed form
+            `{"token_ids": ..., "padding_mask": ...}`. The longest prompt plus
+            `max_new_tokens` must not exceed the model's `max_sequence_length`.
         max_new_tokens: number of tokens to generate (>= 1).
         temperature: > 0; logits are divided by it before sampling.
         top_k: sample among the `top_k` most likely tokens (0: all).
@@ -398,10 +477,17 @@ def generate(
         end_token_id: a sequence stops after producing it; later positions hold it
             too, and decoding ends once every sequence has stopped.
         return_logits: also return the float32 logits each new token was chosen from.
+        padding_mask: for prompts of different lengths in one batch, `(batch,
+            prompt_length)` bool or 0/1, 1 on real tokens; each row's real tokens must
+            be contiguous: right-padded (keras-hub's `GPT2CausalLMPreprocessor` packs
+            prompts so) or left-padded. The ids under padding are not read. None: every
+            token is real.
 
     Returns:
         int32 numpy array `(batch, max_new_tokens)` of new tokens, or `(tokens, logits)`
         with logits `(batch, max_new_tokens, vocabulary_size)` when `return_logits`.
+        Row `b` continues its own prompt: with `greedy=True` it holds the tokens that
+        generating that prompt alone gives.
 
     The decoding loop (`GPTGenerator`) is built once per model and settings and compiled
     on its first call for a given prompt shape; later calls reuse the compiled loop.
@@ -416,27 +502,24 @@ def generate(
         raise ValueError(f"{error} For greedy decoding pass greedy=True.") from None
     check_int("seed", seed, minimum=0, allow_none=True)
     check_int("end_token_id", end_token_id, minimum=0, allow_none=True)
-    ids = np.asarray(prompt_ids)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu" or ids.shape[1] < 1:
+    ids, real = _prompt_and_mask(prompt_ids, padding_mask)
+    longest = int(real.sum(axis=1).max())
+    if longest > context:
         raise ValueError(
-            "prompt_ids must be a 2-D integer array (batch, prompt_length) with "
-            f"prompt_length >= 1; got shape {ids.shape} and dtype {ids.dtype}."
-        )
-    if ids.shape[1] > context:
-        raise ValueError(
-            f"The prompt has {ids.shape[1]} tokens, longer than the model's context length "
+            f"The prompt has {longest} tokens, longer than the model's context length "
             f"max_sequence_length={context}."
         )
-    if ids.shape[1] + max_new_tokens > context:
+    if longest + max_new_tokens > context:
         raise ValueError(
-            f"prompt length {ids.shape[1]} + max_new_tokens={max_new_tokens} = "
-            f"{ids.shape[1] + max_new_tokens} exceeds the model's context length "
+            f"prompt length {longest} + max_new_tokens={max_new_tokens} = "
+            f"{longest + max_new_tokens} exceeds the model's context length "
             f"max_sequence_length={context}."
         )
-    if ids.min() < 0 or ids.max() >= vocabulary_size:
+    tokens = ids[real]
+    if tokens.min() < 0 or tokens.max() >= vocabulary_size:
         raise ValueError(
             f"prompt_ids holds token ids outside the vocabulary [0, {vocabulary_size}): "
-            f"min {ids.min()}, max {ids.max()}."
+            f"min {tokens.min()}, max {tokens.max()}."
         )
     if end_token_id is not None and end_token_id >= vocabulary_size:
         raise ValueError(
@@ -448,8 +531,60 @@ def generate(
     if key not in generators:
         generators[key] = GPTGenerator(model, *settings, end_token_id)
     uniforms = np.random.default_rng(seed).random((len(ids), max_new_tokens), dtype="float32")
-    out = generators[key].predict_on_batch(
-        {"prompt_ids": ids.astype("int32"), "uniforms": uniforms}
-    )
+    inputs = {"prompt_ids": np.where(real, ids, 0).astype("int32"), "uniforms": uniforms}
+    if not real.all():  # a batch without padding keeps the loop without masks
+        inputs["padding_mask"] = real.astype("int32")
+    out = generators[key].predict_on_batch(inputs)
     tokens = np.asarray(out["tokens"])
     return (tokens, np.asarray(out["logits"])) if return_logits else tokens
+
+
+def _numpy(x):
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return np.asarray(x)
+    return np.asarray(keras.ops.convert_to_numpy(x))  # a tensor of any backend
+
+
+def _prompt_and_mask(prompt_ids, padding_mask):
+    """`generate`'s prompts, checked: the ids `(batch, prompt_length)` and a bool mask of
+    their real tokens (all True without a `padding_mask`)."""
+    if isinstance(prompt_ids, dict):
+        if set(prompt_ids) != {"token_ids", "padding_mask"}:
+            raise ValueError(
+                "prompt_ids given as a dict must have exactly the keys 'token_ids' and "
+                f"'padding_mask' (keras-hub's preprocessed prompts); got {sorted(prompt_ids)}."
+            )
+        if padding_mask is not None:
+            raise ValueError(
+                "padding_mask is given twice: in the prompt_ids dict and as an argument."
+            )
+        prompt_ids, padding_mask = prompt_ids["token_ids"], prompt_ids["padding_mask"]
+    ids = _numpy(prompt_ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu" or ids.shape[1] < 1:
+        raise ValueError(
+            "prompt_ids must be a 2-D integer array (batch, prompt_length) with "
+            f"prompt_length >= 1; got shape {ids.shape} and dtype {ids.dtype}."
+        )
+    if padding_mask is None:
+        return ids, np.ones(ids.shape, bool)
+    mask = _numpy(padding_mask)
+    if mask.shape != ids.shape or not np.isin(mask, (0, 1)).all():
+        raise ValueError(
+            f"padding_mask must be 0/1 or bool of the prompts' shape {ids.shape}; got shape "
+            f"{mask.shape} with values {np.unique(mask)[:5].tolist()}."
+        )
+    real = mask.astype(bool)
+    empty = np.flatnonzero(~real.any(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"Every prompt needs at least one real token; padding_mask of row {empty[0]} is all 0."
+        )
+    # One run of real tokens per row: the mask, framed by zeros, rises once and falls once.
+    edges = np.abs(np.diff(np.pad(real.astype("int8"), ((0, 0), (1, 1))), axis=1)).sum(axis=1)
+    holes = np.flatnonzero(edges != 2)
+    if holes.size:
+        raise ValueError(
+            "Each prompt's real tokens must be contiguous (the prompt left- or right-padded); "
+            f"padding_mask of row {holes[0]} is {mask[holes[0]].astype(int).tolist()}."
+        )
+    return ids, real

@@ -3,6 +3,11 @@
 import keras
 from keras import ops
 
+from keras_archs.layers._policy import (
+    config_with_sublayer_policies,
+    split_dtype,
+    sublayer_dtype,
+)
 from keras_archs.layers._utils import serialize_initializer
 from keras_archs.validation import (
     check_choice,
@@ -63,7 +68,10 @@ class _AttentionBase(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # A config's dtype may also record quantized sublayers (keras_archs.layers._policy).
+        dtype, sublayer_policies = split_dtype(kwargs.pop("dtype", None))
+        super().__init__(dtype=dtype, **kwargs)
+        self._sublayer_policies = sublayer_policies
         self.num_heads = check_positive_int("num_heads", num_heads)
         self.key_dim = check_positive_int_or_none("key_dim", key_dim)
         self.value_dim = check_positive_int_or_none("value_dim", value_dim)
@@ -100,7 +108,8 @@ class _AttentionBase(keras.layers.Layer):
             flash_attention=self.flash_attention,
             seed=self.seed,
             name="attention",
-            dtype=self.dtype_policy,
+            # MultiHeadAttention hands its dtype on to its query/key/value/output layers.
+            dtype=sublayer_dtype(self, "attention", absolute=True),
         )
         self.attention.build(query_shape, value_shape)
 
@@ -111,7 +120,7 @@ class _AttentionBase(keras.layers.Layer):
         return mask  # output step t belongs to query step t
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             "num_heads": self.num_heads,
             "key_dim": self.key_dim,
@@ -124,6 +133,7 @@ class _AttentionBase(keras.layers.Layer):
             "flash_attention": self.flash_attention,
             "seed": self.seed,
         }
+        return config_with_sublayer_policies(self, config)
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")

@@ -5,6 +5,11 @@ import math
 import keras
 from keras import ops
 
+from keras_archs.layers._policy import (
+    config_with_sublayer_policies,
+    split_dtype,
+    sublayer_dtype,
+)
 from keras_archs.layers._utils import check_ids_below, serialize_initializer
 from keras_archs.validation import (
     check_choice,
@@ -16,11 +21,16 @@ from keras_archs.validation import (
 
 def sinusoidal_encoding(length, dim, start_index=0, max_wavelength=10000.0, dtype="float32"):
     """`(length, dim)` encodings: PE[p, 2i] = sin(p / w^(2i/d)), PE[p, 2i+1] = cos(same)."""
-    positions = ops.cast(ops.arange(length) + start_index, "float32")
+    return _sinusoids(ops.arange(length) + start_index, dim, max_wavelength, dtype)
+
+
+def _sinusoids(positions, dim, max_wavelength=10000.0, dtype="float32"):
+    """The encodings `(*positions.shape, dim)` of an int tensor of positions."""
+    positions = ops.cast(positions, "float32")
     index = ops.arange(dim)
     exponent = ops.cast(2 * (index // 2), "float32") / float(dim)
     timescales = ops.power(ops.cast(max_wavelength, "float32"), -exponent)
-    angles = ops.expand_dims(positions, 1) * ops.expand_dims(timescales, 0)
+    angles = ops.expand_dims(positions, -1) * timescales
     is_cos = ops.cast(index % 2, "float32")
     encoding = ops.sin(angles) * (1.0 - is_cos) + ops.cos(angles) * is_cos
     return ops.cast(encoding, dtype)
@@ -69,12 +79,17 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     `ReversibleEmbedding` and `PositionEmbedding` weights, in that order.
 
     Call:
-        `layer(token_ids, start_index=0)` -> `(batch, seq, embedding_dim)`; positions
-        start at `start_index` (incremental decoding) and must stay below
-        `sequence_length`.
+        `layer(token_ids, start_index=0, positions=None)` -> `(batch, seq,
+        embedding_dim)`; positions start at `start_index` (incremental decoding) and
+        must stay below `sequence_length`. `positions`, an int tensor `(batch, seq)`,
+        gives each token its own position instead (a batch of left-padded prompts,
+        each counting from its first real token).
         `layer(hidden, reverse=True)` -> logits `hidden @ E^T`, `(batch, seq, vocab)`:
         the output projection tied to the input embedding (Press & Wolf 2017).
     With `mask_zero=True`, token id 0 is padding and a Keras mask is propagated.
+
+    `model.quantize("int8")` quantizes both tables (they are `keras.layers.Embedding`
+    sublayers); the tied projection and the positions then read them dequantized.
     """
 
     def __init__(
@@ -89,7 +104,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         position_initializer="glorot_uniform",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # A config's dtype may also record quantized sublayers (keras_archs.layers._policy).
+        dtype, sublayer_policies = split_dtype(kwargs.pop("dtype", None))
+        super().__init__(dtype=dtype, **kwargs)
+        self._sublayer_policies = sublayer_policies
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         self.sequence_length = check_positive_int("sequence_length", sequence_length)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
@@ -110,7 +128,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embeddings_initializer=keras.initializers.get(self.embeddings_initializer),
             mask_zero=self.mask_zero,
             name="token_embedding",
-            dtype=self.dtype_policy,
+            dtype=sublayer_dtype(self, "token_embedding"),
         )
         self.token_embedding.build()
         self.position_embedding = None
@@ -121,7 +139,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 self.embedding_dim,
                 embeddings_initializer=keras.initializers.get(self.position_initializer),
                 name="position_embedding",
-                dtype=self.dtype_policy,
+                dtype=sublayer_dtype(self, "position_embedding"),
             )
             self.position_embedding.build()
 
@@ -130,13 +148,22 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         """The learned position table variable `(sequence_length, embedding_dim)`, or None."""
         return None if self.position_embedding is None else self.position_embedding.embeddings
 
-    def call(self, inputs, start_index=0, reverse=False):
+    @staticmethod
+    def _table(embedding, dtype):
+        """An Embedding sublayer's whole table in `dtype`; a quantized one is read
+        through the layer's own call, which dequantizes what it looks up."""
+        if embedding.quantization_mode is None:
+            return ops.cast(embedding.embeddings, dtype)
+        return ops.cast(embedding(ops.arange(embedding.input_dim, dtype="int32")), dtype)
+
+    def call(self, inputs, start_index=0, reverse=False, positions=None):
         if reverse:
-            kernel = ops.cast(self.token_embedding.embeddings, self.compute_dtype)
+            kernel = self._table(self.token_embedding, self.compute_dtype)
             return ops.matmul(ops.cast(inputs, self.compute_dtype), ops.transpose(kernel))
         length = inputs.shape[-1]
         if (
             self.position_embedding is not None
+            and positions is None
             and isinstance(length, int)
             and isinstance(start_index, int)
             and start_index + length > self.sequence_length
@@ -150,15 +177,24 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         x = self.token_embedding(inputs)
         if self.scale_embeddings:
             x = x * ops.cast(math.sqrt(self.embedding_dim), x.dtype)
+        if positions is not None:
+            if self.position_embedding is None:
+                encoded = _sinusoids(positions, self.embedding_dim, dtype=self.compute_dtype)
+            else:
+                encoded = ops.cast(self.position_embedding(positions), self.compute_dtype)
+            return x + encoded
         length = ops.shape(inputs)[-1]
         if self.position_embedding is None:
-            positions = sinusoidal_encoding(
+            encoded = sinusoidal_encoding(
                 length, self.embedding_dim, start_index, dtype=self.compute_dtype
             )
-        else:
+        elif self.position_embedding.quantization_mode is None:
             table = ops.cast(self.position_embedding.embeddings, self.compute_dtype)
-            positions = ops.slice(table, (start_index, 0), (length, self.embedding_dim))
-        return x + positions
+            encoded = ops.slice(table, (start_index, 0), (length, self.embedding_dim))
+        else:
+            ids = ops.arange(length, dtype="int32") + ops.cast(start_index, "int32")
+            encoded = ops.cast(self.position_embedding(ids), self.compute_dtype)
+        return x + encoded
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -167,13 +203,13 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             return ops.not_equal(inputs, 0)
         return mask  # reverse call: hidden states keep their mask
 
-    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+    def compute_output_spec(self, inputs, start_index=0, reverse=False, positions=None):
         last = self.vocabulary_size if reverse else self.embedding_dim
         shape = (*inputs.shape[:-1], last) if reverse else (*inputs.shape, last)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             "vocabulary_size": self.vocabulary_size,
             "sequence_length": self.sequence_length,
@@ -184,6 +220,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "embeddings_initializer": serialize_initializer(self.embeddings_initializer),
             "position_initializer": serialize_initializer(self.position_initializer),
         }
+        return config_with_sublayer_policies(self, config)
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -195,3 +232,9 @@ class SegmentEmbedding(keras.layers.Embedding):
     def call(self, inputs):
         check_ids_below(inputs, self.input_dim, "segment_ids", "num_segments")
         return super().call(inputs)
+
+    def quantize(self, mode=None, type_check=True, **kwargs):
+        # Keras quantizes an Embedding subclass only when it opts in; this one is an
+        # Embedding with a check, so Embedding's quantization holds as it is (as for
+        # keras-hub's BertBackbone, whose segment embedding is a plain Embedding).
+        super().quantize(mode, type_check=False, **kwargs)

@@ -2,6 +2,11 @@
 
 import keras
 
+from keras_archs.layers._policy import (
+    config_with_sublayer_policies,
+    split_dtype,
+    sublayer_dtype,
+)
 from keras_archs.layers._utils import (
     get_activation,
     serialize_activation,
@@ -30,7 +35,10 @@ class _TransformerBlockBase(keras.layers.Layer):
         flash_attention=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # A config's dtype may also record quantized sublayers (keras_archs.layers._policy).
+        dtype, sublayer_policies = split_dtype(kwargs.pop("dtype", None))
+        super().__init__(dtype=dtype, **kwargs)
+        self._sublayer_policies = sublayer_policies
         self.num_heads = check_positive_int("num_heads", num_heads)
         self.intermediate_dim = check_positive_int("intermediate_dim", intermediate_dim)
         self.dropout = check_rate("dropout", dropout)
@@ -49,22 +57,24 @@ class _TransformerBlockBase(keras.layers.Layer):
                 f"num_heads={self.num_heads} must divide the model dimension; got {hidden_dim}."
             )
 
-    def _init(self):
+    def _init(self, name):
+        """The arguments shared by the sublayers with weights: initializers, name, dtype."""
         return dict(
             kernel_initializer=keras.initializers.get(self.kernel_initializer),
             bias_initializer=keras.initializers.get(self.bias_initializer),
-            dtype=self.dtype_policy,
+            name=name,
+            dtype=sublayer_dtype(self, name),
         )
 
     def _layer_norm(self, name, shape):
         layer = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy
+            epsilon=self.layer_norm_epsilon, name=name, dtype=sublayer_dtype(self, name)
         )
         layer.build(shape)
         return layer
 
     def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, name=name, dtype=self.dtype_policy)
+        return keras.layers.Dropout(self.dropout, name=name, dtype=sublayer_dtype(self, name))
 
     def _build_feedforward(self, shape, with_norm_first):
         # keras-hub's encoder creates the feed-forward LayerNorm before the Dense layers and
@@ -75,12 +85,11 @@ class _TransformerBlockBase(keras.layers.Layer):
         self.feedforward_intermediate_dense = keras.layers.Dense(
             self.intermediate_dim,
             activation=get_activation("activation", self.activation),
-            name="feedforward_intermediate_dense",
-            **self._init(),
+            **self._init("feedforward_intermediate_dense"),
         )
         self.feedforward_intermediate_dense.build(shape)
         self.feedforward_output_dense = keras.layers.Dense(
-            hidden_dim, name="feedforward_output_dense", **self._init()
+            hidden_dim, **self._init("feedforward_output_dense")
         )
         self.feedforward_output_dense.build((*shape[:-1], self.intermediate_dim))
         if not with_norm_first:
@@ -106,7 +115,7 @@ class _TransformerBlockBase(keras.layers.Layer):
         return mask
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             "num_heads": self.num_heads,
             "intermediate_dim": self.intermediate_dim,
@@ -118,6 +127,7 @@ class _TransformerBlockBase(keras.layers.Layer):
             "bias_initializer": serialize_initializer(self.bias_initializer),
             "flash_attention": self.flash_attention,
         }
+        return config_with_sublayer_policies(self, config)
 
 
 @keras.saving.register_keras_serializable(package="keras_archs")
@@ -146,8 +156,7 @@ class TransformerEncoderBlock(_TransformerBlockBase):
             self.num_heads,
             dropout=self.dropout,
             flash_attention=self.flash_attention,
-            name="self_attention",
-            **self._init(),
+            **self._init("self_attention"),
         )
         self.self_attention.build(inputs_shape)
         self.self_attention_layer_norm = self._layer_norm("self_attention_layer_norm", inputs_shape)
@@ -215,8 +224,7 @@ class TransformerDecoderBlock(_TransformerBlockBase):
             self.num_heads,
             dropout=self.dropout,
             flash_attention=self.flash_attention,
-            name="self_attention",
-            **self._init(),
+            **self._init("self_attention"),
         )
         self.self_attention.build(inputs_shape)
         self.self_attention_layer_norm = self._layer_norm("self_attention_layer_norm", inputs_shape)
@@ -230,8 +238,7 @@ class TransformerDecoderBlock(_TransformerBlockBase):
                 value_dim=inputs_shape[-1] // self.num_heads,
                 dropout=self.dropout,
                 flash_attention=self.flash_attention,
-                name="cross_attention",
-                **self._init(),
+                **self._init("cross_attention"),
             )
             self.cross_attention.build(inputs_shape, context_shape)
             self.cross_attention_layer_norm = self._layer_norm(

@@ -1,4 +1,5 @@
-"""BERT: keras-hub parity, bidirectionality, padding, heads, bad input, learning."""
+"""BERT: keras-hub parity, bidirectionality, padding, heads, dtype policies, int8
+quantization, bad input, learning."""
 
 import os
 import sys
@@ -175,6 +176,87 @@ def test_pretrainer_fits_on_pipeline():
     assert before > 3.0 and after < 0.65 * before, (before, after)
 
 
+@pytest.mark.parametrize("policy", ["bfloat16", "mixed_bfloat16"])
+def test_dtype_policy_reaches_every_layer_and_the_config(policy):
+    """`BERT(dtype=...)` under a float32 global policy: every layer, the sublayers built
+    in `build()` included, holds the policy, each layer's config records it, the heads
+    follow the backbone, and the outputs stay within bfloat16 rounding of the float32
+    model's with the same weights."""
+    keras.utils.set_random_seed(2)
+    reference = BERT(**SMALL)
+    model = BERT(**SMALL, dtype=policy)
+    expected = keras.DTypePolicy(policy)
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    assert len(layers) > 20  # the sublayers of the blocks and the embedding too
+    for layer in layers:
+        assert layer.dtype_policy.name == policy, layer.path
+        assert layer.compute_dtype == "bfloat16", layer.path
+        assert layer.variable_dtype == expected.variable_dtype, layer.path
+    assert {v.dtype for v in model.weights} == {expected.variable_dtype}
+    for config in model.get_config()["layers"]:
+        if "dtype" in config["config"] and config["class_name"] != "InputLayer":
+            assert config["config"]["dtype"]["config"]["name"] == policy, config["name"]
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert rebuilt.get_layer("transformer_layer_0").self_attention.attention.compute_dtype == (
+        "bfloat16"
+    )
+    classifier = BERTClassifier(model, num_classes=3)
+    assert classifier.get_layer("logits").dtype_policy.name == policy
+    assert classifier.get_layer("predictions").compute_dtype == "float32"  # float32 scores
+
+    model.set_weights(reference.get_weights())
+    x = _inputs()
+    want, got = _np(reference(x)), _np(model(x))
+    for key in ("sequence_output", "pooled_output"):
+        assert got[key].dtype == "bfloat16", key
+        error = np.abs(got[key].astype("float32") - want[key]).max()
+        assert error < 0.03 * np.abs(want[key]).max(), (key, error)  # measured 0.01
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+def test_int8_quantized_model_saves_reloads_and_round_trips(tmp_path):
+    """`quantize("int8")` on a backbone and on a classifier around one (a nested model):
+    outputs near the float ones, the `.keras` file reloads (safe_mode, no
+    custom_objects) with int8 kernels and the same outputs, and the config rebuilds it."""
+    keras.utils.set_random_seed(3)
+    x = _inputs()
+    for model in (BERT(**SMALL), BERTClassifier(BERT(**SMALL), num_classes=3)):
+        before = keras.tree.flatten(_np_any(model(x)))
+        model.quantize("int8")
+        quantized = keras.tree.flatten(_np_any(model(x)))
+        for a, b in zip(before, quantized):
+            assert np.abs(a - b).max() < 0.05 * np.abs(a).max()  # measured 0.3% to 1%
+        int8 = {v.path for v in model.weights if v.dtype == "int8"}
+        assert "transformer_layer_1/feedforward_output_dense/kernel" in int8
+        assert "segment_embedding/embeddings" in int8
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        reloaded = keras.saving.load_model(path, safe_mode=True)
+        assert {v.path for v in reloaded.weights if v.dtype == "int8"} == int8
+        for a, b in zip(quantized, keras.tree.flatten(_np_any(reloaded(x)))):
+            np.testing.assert_allclose(b, a, atol=1e-6)
+        rebuilt = keras.Model.from_config(model.get_config())
+        rebuilt.set_weights(model.get_weights())
+        for a, b in zip(quantized, keras.tree.flatten(_np_any(rebuilt(x)))):
+            np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+def _np_any(tree):
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, tree)
+
+
+def test_unsupported_quantization_mode_is_one_clear_error():
+    """Keras' own check names the mode and the accepted ones, before any layer changes."""
+    model = BERT(**SMALL)
+    with pytest.raises(ValueError, match=r"(?s)Invalid quantization mode.*'int8'.*mode=int3"):
+        model.quantize("int3")
+    assert all(layer.quantization_mode is None for layer in model._flatten_layers())
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="sequence_length=30 exceeds max_sequence_length=24"):
         BERT(**SMALL, sequence_length=30)
@@ -188,6 +270,10 @@ def test_bad_input():
         BERT(**SMALL, num_segments=0)
     with pytest.raises(ValueError, match="BERT needs"):
         BERT(vocabulary_size=10)
+    with pytest.raises(
+        ValueError, match=r"dtype must be a float dtype policy name .*got dtype='int8'"
+    ):
+        BERT(**SMALL, dtype="int8")
     with pytest.raises(ValueError, match=r"not a BERT backbone|token_ids"):
         BERTClassifier(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 2)
 

@@ -1,4 +1,5 @@
-"""GPT: exact sizes, causality, padding masks, cached generation, bad input."""
+"""GPT: exact sizes, causality, padding masks, cached and batched generation, dtype
+policies, int8 quantization, bad input."""
 
 import keras
 import numpy as np
@@ -8,6 +9,7 @@ import keras_archs
 from keras_archs.applications import gpt as gpt_module
 from keras_archs.applications.gpt import GPT, generate
 from keras_archs.data import text
+from tests.layers.helpers import randomize_weights
 from tests.utils import SHARED_CPU_SLACK, load_module
 
 TINY = dict(
@@ -180,6 +182,29 @@ def test_sampling_is_seeded_and_respects_top_k_and_end_token():
         ),
         ({"prompt_ids": np.full((1, 5), 32)}, "outside the vocabulary \\[0, 32\\)"),
         ({"prompt_ids": np.zeros(5, "int32")}, "prompt_ids must be a 2-D integer array"),
+        ({"padding_mask": np.array([[1, 0, 1, 1, 0]])}, "contiguous.*row 0 is \\[1, 0, 1, 1, 0\\]"),
+        ({"padding_mask": np.zeros((1, 5))}, "at least one real token; padding_mask of row 0"),
+        ({"padding_mask": np.ones((1, 4))}, "padding_mask must be 0/1 or bool of the prompts'"),
+        ({"padding_mask": np.full((1, 5), 2)}, "padding_mask must be 0/1 or bool"),
+        (
+            {"prompt_ids": {"token_ids": np.zeros((1, 5), "int32")}},
+            "exactly the keys 'token_ids' and 'padding_mask'",
+        ),
+        (
+            {
+                "prompt_ids": {"token_ids": np.zeros((1, 5)), "padding_mask": np.ones((1, 5))},
+                "padding_mask": np.ones((1, 5)),
+            },
+            "padding_mask is given twice",
+        ),
+        (  # a padded batch is limited by its longest real prompt (6), not its width (8)
+            {
+                "prompt_ids": np.zeros((2, 8), "int32"),
+                "padding_mask": np.array([[1] * 6 + [0] * 2, [0] * 5 + [1] * 3]),
+                "max_new_tokens": 19,
+            },
+            "prompt length 6 \\+ max_new_tokens=19 = 25 exceeds",
+        ),
     ],
 )
 def test_generate_bad_input(kwargs, message):
@@ -197,6 +222,15 @@ def test_generate_bad_input(kwargs, message):
         ({"num_layers": 2}, "GPT needs vocabulary_size"),
         ({**TINY, "dropout": 1.0}, "dropout must be a number in \\[0.0, 1.0\\); got dropout=1.0"),
         ({**TINY, "sequence_length": 30}, "sequence_length=30 exceeds max_sequence_length=24"),
+        (
+            {**TINY, "dtype": "float64x"},
+            "dtype must be a float dtype policy name .*got dtype='float64x'",
+        ),
+        ({**TINY, "dtype": "int32"}, "dtype must be a float dtype policy name .*got dtype='int32'"),
+        (
+            {**TINY, "dtype": "int8_from_float32"},
+            "quantized policy dtype='int8_from_float32'.*then call model.quantize\\('int8'\\)",
+        ),
     ],
 )
 def test_builder_bad_input(kwargs, message):
@@ -234,6 +268,150 @@ def test_sequence_classifier_reads_the_last_real_token(tmp_path):
 
 def _np(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def _padded(prompts, side, fill):
+    """keras-hub's packing of prompts of different lengths: ids and a padding mask,
+    the real tokens on the left (`side="right"`: padded on the right) or on the right."""
+    width = max(len(p) for p in prompts)
+    ids = np.full((len(prompts), width), fill, "int32")
+    mask = np.zeros((len(prompts), width), "int32")
+    for row, prompt in enumerate(prompts):
+        where = slice(0, len(prompt)) if side == "right" else slice(width - len(prompt), width)
+        ids[row, where], mask[row, where] = prompt, 1
+    return ids, mask
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_batched_generation_of_mixed_lengths_equals_one_by_one(side):
+    """Prompts of lengths 2, 5 and 3 in one padded batch: each row gets, token for token,
+    the greedy continuation of its prompt generated alone (and nearly the same logits)."""
+    keras.utils.set_random_seed(6)
+    model = GPT(**TINY)
+    randomize_weights(model, seed=6)  # large weights: varied continuations, no near-ties
+    rng = np.random.default_rng(6)
+    prompts = [rng.integers(0, 32, n) for n in (2, 5, 3)]
+    alone = [generate(model, p[None], 9, greedy=True, return_logits=True) for p in prompts]
+    tokens_alone = np.concatenate([t for t, _ in alone])
+    logits_alone = np.concatenate([lg for _, lg in alone])
+    ids, mask = _padded(prompts, side, fill=31)  # the ids under padding are never read
+    tokens, logits = generate(model, ids, 9, greedy=True, padding_mask=mask, return_logits=True)
+    np.testing.assert_array_equal(tokens, tokens_alone)
+    assert np.abs(logits - logits_alone).max() < 1e-4
+    assert len({tuple(t) for t in tokens_alone}) == 3  # three different continuations
+    # keras-hub's preprocessed form (a dict, bool mask) gives the same.
+    packed = {"token_ids": ids, "padding_mask": mask.astype(bool)}
+    np.testing.assert_array_equal(generate(model, packed, 9, greedy=True), tokens_alone)
+    # The mask matters: read as real tokens, the padding changes the continuations.
+    assert not np.array_equal(generate(model, ids, 9, greedy=True), tokens_alone)
+    # A stop token ends each row where its own continuation produces it.
+    end = int(tokens_alone[1, 3])
+    stopped = generate(model, ids, 9, greedy=True, padding_mask=mask, end_token_id=end)
+    for row, continuation in enumerate(tokens_alone):
+        hits = np.flatnonzero(continuation == end)
+        first = hits[0] if hits.size else 9
+        np.testing.assert_array_equal(stopped[row, : first + 1], continuation[: first + 1])
+        assert (stopped[row, first:] == end).all()
+
+
+def test_padded_batch_fits_by_its_longest_prompt():
+    """A batch 8 wide whose longest prompt has 5 tokens may add 19 (5 + 19 = 24, the
+    context); the padding columns take no positions."""
+    keras.utils.set_random_seed(7)
+    model = GPT(**TINY)
+    randomize_weights(model, seed=7)
+    prompts = [np.array([3, 1, 4, 1, 5]), np.array([9, 2])]
+    ids, mask = _padded(prompts, "left", fill=0)
+    ids = np.concatenate([np.zeros((2, 3), "int32"), ids], axis=1)
+    mask = np.concatenate([np.zeros((2, 3), "int32"), mask], axis=1)
+    tokens = generate(model, ids, 19, greedy=True, padding_mask=mask)
+    np.testing.assert_array_equal(tokens[1], generate(model, prompts[1][None], 19, greedy=True)[0])
+    np.testing.assert_array_equal(tokens[0], generate(model, prompts[0][None], 19, greedy=True)[0])
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "mixed_bfloat16"])
+def test_dtype_policy_reaches_every_layer_and_the_config(policy):
+    """`GPT(dtype=...)` under a float32 global policy: every layer, the sublayers built
+    in `build()` included, holds the policy (the `logits` layer only casts to float32),
+    each layer's config records it, and the outputs stay within bfloat16 rounding of
+    the float32 model's with the same weights."""
+    keras.utils.set_random_seed(8)
+    reference = GPT(**TINY)
+    model = GPT(**TINY, dtype=policy)
+    expected = keras.DTypePolicy(policy)
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if not isinstance(layer, keras.layers.InputLayer) and layer.name != "logits"
+    ]
+    assert len(layers) > 20  # the sublayers of the blocks and the embedding too
+    for layer in layers:
+        assert layer.dtype_policy.name == policy, layer.path
+        assert layer.compute_dtype == expected.compute_dtype == "bfloat16", layer.path
+        assert layer.variable_dtype == expected.variable_dtype, layer.path
+    assert {v.dtype for v in model.weights} == {expected.variable_dtype}
+    assert model.get_layer("logits").compute_dtype == "float32"
+    for config in model.get_config()["layers"]:
+        if config["class_name"] != "InputLayer" and config["name"] != "logits":
+            assert config["config"]["dtype"]["config"]["name"] == policy, config["name"]
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert rebuilt.get_layer("transformer_layer_1").feedforward_output_dense.compute_dtype == (
+        "bfloat16"
+    )
+    # Another spelling of the same policy builds the same model.
+    same = GPT(**TINY, dtype=keras.DTypePolicy(policy))
+    assert same.get_layer("token_embedding").token_embedding.dtype_policy.name == policy
+
+    model.set_weights(reference.get_weights())
+    ids = np.random.default_rng(8).integers(0, 32, (2, 12))
+    want = _np(reference(_inputs(ids)))
+    got = _np(model(_inputs(ids)))
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() < 0.03 * np.abs(want).max()  # measured 0.009
+    hidden = gpt_module.hidden_states_model(model)(_inputs(ids))
+    assert keras.backend.standardize_dtype(hidden.dtype) == "bfloat16"
+    assert generate(model, ids[:, :4], 3, greedy=True).shape == (2, 3)
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+def test_int8_quantized_model_saves_reloads_and_round_trips(tmp_path):
+    """`quantize("int8")`: logits near the float model's; the `.keras` file reloads
+    (safe_mode, no custom_objects) with int8 kernels and the same outputs; the config
+    rebuilds the quantized model; generation runs on it."""
+    keras.utils.set_random_seed(9)
+    model = GPT(**TINY)
+    ids = np.random.default_rng(9).integers(0, 32, (2, 12))
+    before = _np(model(_inputs(ids)))
+    model.quantize("int8")
+    quantized = _np(model(_inputs(ids)))
+    # Measured 1%: the tied projection and the positions read the tables dequantized.
+    assert np.abs(quantized - before).max() < 0.05 * np.abs(before).max()
+    int8 = {v.path for v in model.weights if v.dtype == "int8"}
+    assert "transformer_layer_0/self_attention/attention/query/kernel" in int8
+    assert "token_embedding/token_embedding/embeddings" in int8
+    assert len(int8) == 2 + 6 * TINY["num_layers"]  # 2 tables; q, k, v, out, 2 dense
+
+    model.save(tmp_path / "int8.keras")
+    reloaded = keras.saving.load_model(tmp_path / "int8.keras", safe_mode=True)
+    assert {v.path for v in reloaded.weights if v.dtype == "int8"} == int8
+    np.testing.assert_allclose(_np(reloaded(_inputs(ids))), quantized, atol=1e-6)
+    prompt = ids[:, :4]
+    np.testing.assert_array_equal(
+        generate(reloaded, prompt, 6, greedy=True), generate(model, prompt, 6, greedy=True)
+    )
+
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert {v.path for v in rebuilt.weights if v.dtype == "int8"} == int8
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(_np(rebuilt(_inputs(ids))), quantized, atol=1e-6)
+
+
+def test_unsupported_quantization_mode_is_one_clear_error():
+    """Keras' own check names the mode and the accepted ones, before any layer changes."""
+    model = GPT(**TINY)
+    with pytest.raises(ValueError, match=r"(?s)Invalid quantization mode.*'int8'.*mode=int3"):
+        model.quantize("int3")
+    assert all(layer.quantization_mode is None for layer in model._flatten_layers())
 
 
 @pytest.mark.slow

@@ -190,3 +190,30 @@ def test_bad_arguments():
         MultiHeadSelfAttention(3)(X)  # 3 does not divide 8
     with pytest.raises(ValueError, match="cache_update_index"):
         MultiHeadSelfAttention(2)(X, cache_update_index=1)
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+def test_int8_attention_reloads_and_decodes_with_its_cache(tmp_path):
+    """A quantized self-attention layer keeps its EinsumDense sublayers int8 through a
+    `.keras` reload, and its cached decoding still follows its full run."""
+    x = keras.Input((T, D))
+    layer = MultiHeadSelfAttention(H, name="attention_layer")
+    model = keras.Model(x, layer(x, use_causal_mask=True))
+    randomize_weights(layer)
+    model.quantize("int8")
+    full = np_out(model(X))
+    model.save(tmp_path / "attention.keras")
+    reloaded = keras.saving.load_model(tmp_path / "attention.keras", safe_mode=True)
+    kernels = {w.path for w in reloaded.weights if w.dtype == "int8"}
+    assert kernels == {
+        f"attention_layer/attention/{n}/kernel"
+        for n in ("query", "key", "value", "attention_output")
+    }
+    np.testing.assert_allclose(np_out(reloaded(X)), full, atol=1e-6)
+    again = reloaded.get_layer("attention_layer")
+    cache = again.init_cache(B, T)
+    steps = []
+    for t in range(T):
+        out, cache = again(X[:, t : t + 1], use_causal_mask=True, cache=cache, cache_update_index=t)
+        steps.append(np_out(out))
+    assert np.abs(np.concatenate(steps, axis=1) - full).max() < 1e-4

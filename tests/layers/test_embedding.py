@@ -90,3 +90,54 @@ def test_bad_arguments():
         TokenAndPositionEmbedding(10, 8, 4, position_encoding="rotary")
     with pytest.raises(ValueError, match="max_wavelength"):
         SinusoidalPositionEncoding(max_wavelength=0)
+
+
+def test_positions_give_each_row_its_own_positions():
+    """`positions` (batch, seq): a left-padded row counts from its first real token."""
+    layer = TokenAndPositionEmbedding(30, 8, 4)
+    layer.build(IDS.shape)
+    randomize_weights(layer)
+    e, p = (np_out(w) for w in layer.weights)
+    positions = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 2, 3], [2, 3, 4, 5, 6, 7]], "int32")
+    y = np_out(layer(IDS, positions=positions))
+    np.testing.assert_allclose(y, e[IDS] + p[positions], atol=1e-6)
+    np.testing.assert_allclose(y[0], np_out(layer(IDS))[0], atol=1e-6)
+    np.testing.assert_allclose(y[2, 1:], np_out(layer(IDS[2:, 1:], start_index=3))[0], atol=1e-6)
+    sinusoidal = TokenAndPositionEmbedding(30, 8, 6, position_encoding="sinusoidal")
+    y = np_out(sinusoidal(IDS, positions=positions))
+    table = np_out(sinusoidal.token_embedding.embeddings)
+    np.testing.assert_allclose(y, table[IDS] + _paper_encoding(8, 6)[positions], atol=1e-5)
+    symbolic = layer(keras.Input((6,), dtype="int32"), positions=keras.Input((6,), dtype="int32"))
+    assert tuple(symbolic.shape) == (None, 6, 4)
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+def test_int8_tables_are_read_dequantized_and_reload(tmp_path):
+    """After `quantize("int8")` the tied projection and the positions read the int8
+    tables through the Embedding sublayers (dequantized); the layer's config records
+    the sublayers' int8 policies, so a `.keras` file reloads them."""
+    ids = keras.Input((6,), dtype="int32")
+    layer = TokenAndPositionEmbedding(30, 8, 4, name="embed")
+    model = keras.Model(ids, layer(layer(ids), reverse=True))
+    randomize_weights(layer)
+    before = np_out(model(IDS))
+    model.quantize("int8")
+    after = np_out(model(IDS))
+    assert np.abs(after - before).max() < 0.02 * np.abs(before).max()
+    np.testing.assert_allclose(
+        np_out(layer(IDS[:, 2:4], start_index=2)), np_out(layer(IDS))[:, 2:4]
+    )
+    policies = keras.dtype_policies.deserialize(layer.get_config()["dtype"])
+    assert isinstance(policies, keras.dtype_policies.DTypePolicyMap)
+    assert policies.default_policy.name == "float32"
+    assert {k: v.name for k, v in policies.items()} == {  # paths below the layer
+        "token_embedding": "int8_from_float32",
+        "position_embedding": "int8_from_float32",
+    }
+    model.save(tmp_path / "embed.keras")
+    reloaded = keras.saving.load_model(tmp_path / "embed.keras", safe_mode=True)
+    assert {w.path for w in reloaded.weights if w.dtype == "int8"} == {
+        "embed/token_embedding/embeddings",
+        "embed/position_embedding/embeddings",
+    }
+    np.testing.assert_allclose(np_out(reloaded(IDS)), after, atol=1e-6)

@@ -174,3 +174,57 @@ def test_keras_mask_from_embedding_propagates_and_masks_keys():
     h2[0, 3:] += 7.0
     y2 = enc(keras.ops.convert_to_tensor(h2), padding_mask=ids != 0)
     assert np.array_equal(np_out(y2)[0, :3], np_out(explicit)[0, :3])
+
+
+@pytest.mark.filterwarnings("ignore:Layer .* does not have a `quantize` method")
+@pytest.mark.parametrize("kind", ["encoder", "decoder_with_cross_attention"])
+def test_int8_blocks_record_their_sublayers_and_reload(kind, tmp_path):
+    """`quantize("int8")` reaches the Dense and EinsumDense layers a block builds in
+    `build()`; the block's config keeps their int8 policies (a DTypePolicyMap over its
+    own policy, here mixed_bfloat16, keyed by the paths below the block), so
+    `from_config` and a `.keras` reload rebuild them int8 and the weights load, even
+    where the layer paths differ from the saved model's (built in a name scope)."""
+    with keras.name_scope("outer"):
+        x = keras.Input((T, D))
+        if kind == "encoder":
+            block = TransformerEncoderBlock(H, 16, name="block", dtype="mixed_bfloat16")
+            inputs, y = x, block(x)
+            data = X
+        else:
+            block = TransformerDecoderBlock(
+                H, 16, use_cross_attention=True, name="block", dtype="mixed_bfloat16"
+            )
+            context = keras.Input((5, D))
+            inputs, y = [x, context], block(x, context)
+            data = [X, CTX]
+        model = keras.Model(inputs, y)
+    assert block.path == "outer/block"
+    randomize_weights(block)
+    before = np_out(model(data))
+    model.quantize("int8")
+    after = np_out(model(data))
+    assert np.abs(after - before).max() < 0.05 * np.abs(before).max()
+    policies = keras.dtype_policies.deserialize(block.get_config()["dtype"])
+    assert policies.default_policy.name == "mixed_bfloat16"
+    dense = ["feedforward_intermediate_dense", "feedforward_output_dense"]
+    attention = ["self_attention"] + (["cross_attention"] if kind != "encoder" else [])
+    expected = set(dense) | {
+        f"{a}/attention/{w}"
+        for a in attention
+        for w in ("query", "key", "value", "attention_output")
+    }
+    assert {k: v.name for k, v in policies.items()} == dict.fromkeys(
+        expected, "int8_from_mixed_bfloat16"
+    )
+    int8 = {w.path for w in model.weights if w.dtype == "int8"}
+    assert int8 == {f"outer/block/{path}/kernel" for path in expected}
+    rebuilt = keras.Model.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(np_out(rebuilt(data)), after, atol=1e-6)
+    model.save(tmp_path / "block.keras")
+    reloaded = keras.saving.load_model(tmp_path / "block.keras", safe_mode=True)
+    # Reloaded outside the scope: the same sublayers are int8 under the new paths.
+    assert {w.path for w in reloaded.weights if w.dtype == "int8"} == {
+        f"block/{path}/kernel" for path in expected
+    }
+    np.testing.assert_allclose(np_out(reloaded(data)), after, atol=1e-6)
