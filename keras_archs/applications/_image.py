@@ -11,9 +11,10 @@ holds that behaviour once, so a family module contains only its architecture:
 
 `prepare` checks every argument before any tensor work (a `ValueError`/`TypeError`
 naming the argument, the value and what is accepted), resolves `weights="imagenet"`
-to keras.applications' cached file and makes the input. `finish` adds the top (or the
-global pooling), builds the `keras.Model`, loads the weights and, with
-`features_only=True`, returns the feature pyramid instead.
+to keras.applications' cached file (and, for families in torchvision's layout,
+`weights="torchvision"` to torchvision's file in torch's hub cache) and makes the
+input. `finish` adds the top (or the global pooling), builds the `keras.Model`, loads
+the weights and, with `features_only=True`, returns the feature pyramid instead.
 
 Data format: the builders honour `keras.config.image_data_format()` (or their
 `data_format` argument). Under "channels_first" the model takes (batch, channels,
@@ -37,12 +38,16 @@ from keras_archs.validation import check_bool, check_choice, is_int
 
 _POOLINGS = (None, "avg", "max")
 _DATA_FORMATS = ("channels_last", "channels_first")
+# The named ImageNet weights: keras.applications' files and torchvision's, converted.
+_PRETRAINED = ("imagenet", "torchvision")
 
 
-def _check_weights(weights, imagenet_available):
+def _check_weights(weights, imagenet_available, torchvision_available=False):
     accepted = "None, 'imagenet' or the path to a weights file"
     if not imagenet_available:
         accepted = "None or the path to a weights file"
+    if torchvision_available:
+        accepted += " (or 'torchvision': torchvision's ImageNet weights, converted)"
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights must be {accepted}; got weights={weights!r}.")
     if weights == "imagenet":
@@ -50,6 +55,13 @@ def _check_weights(weights, imagenet_available):
             raise ValueError(
                 "weights='imagenet' is not available for this architecture (no published "
                 f"ImageNet weights in keras.applications' layout); use {accepted}."
+            )
+    elif weights == "torchvision":
+        if not torchvision_available:
+            raise ValueError(
+                "weights='torchvision' is not available for this architecture or "
+                "configuration (torchvision publishes no ImageNet weights in its layout); "
+                f"use {accepted}."
             )
     elif weights is not None and not os.path.isfile(weights):
         raise ValueError(
@@ -61,14 +73,15 @@ def _check_weights(weights, imagenet_available):
 def _check_head(weights, include_top, classes, classifier_activation):
     if not is_int(classes) or classes < 1:
         raise ValueError(f"classes must be an integer >= 1; got classes={classes!r}.")
-    if weights == "imagenet" and include_top and classes != 1000:
+    pretrained = weights in _PRETRAINED
+    if pretrained and include_top and classes != 1000:
         raise ValueError(
-            "With weights='imagenet' and include_top=True, classes must be 1000 (the "
+            f"With weights={weights!r} and include_top=True, classes must be 1000 (the "
             f"ImageNet classes); got classes={classes}. Use include_top=False or weights=None."
         )
-    if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
+    if pretrained and include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
-            "With weights='imagenet', classifier_activation must be None or 'softmax'; "
+            f"With weights={weights!r}, classifier_activation must be None or 'softmax'; "
             f"got classifier_activation={classifier_activation!r}."
         )
     if classifier_activation is not None and not callable(classifier_activation):
@@ -113,7 +126,7 @@ def check_input_shape(
     if input_shape is None and input_tensor is not None:
         input_shape = _shape_of(input_tensor)
     if input_shape is None:
-        size = default_size if (require_fixed_shape or weights == "imagenet") else None
+        size = default_size if (require_fixed_shape or weights in _PRETRAINED) else None
         return (size, size, default_channels)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(
@@ -126,9 +139,9 @@ def check_input_shape(
             f"The channel count of input_shape {order} must be an integer >= 1; "
             f"got input_shape={given!r}."
         )
-    if weights == "imagenet" and channels != 3:
+    if weights in _PRETRAINED and channels != 3:
         raise ValueError(
-            "With weights='imagenet' the input must have 3 channels; "
+            f"With weights={weights!r} the input must have 3 channels; "
             f"got input_shape={given!r}. Use weights=None for other channel counts."
         )
     for dim in (height, width):
@@ -162,9 +175,11 @@ class ImageBuild:
         data_format: the builder's arguments after checking (`features_only=True` sets
             `include_top=False` and `pooling=None`).
         weights: None or the path of the weights file to load.
+        weights_origin: "torchvision" when `weights` is torchvision's `.pth` file (loaded
+            along the family's `torchvision_names`), else None.
     """
 
-    def __init__(self, *, args, input_shape, weights, data_format):
+    def __init__(self, *, args, input_shape, weights, data_format, weights_origin=None):
         self.include_top = args["include_top"]
         self.pooling = args["pooling"]
         self.classes = args["classes"]
@@ -174,6 +189,7 @@ class ImageBuild:
         self.input_tensor = args["input_tensor"]
         self.input_shape = input_shape
         self.weights = weights
+        self.weights_origin = weights_origin
         self.data_format = data_format
         self._saved_format = None
         h, w, c = input_shape
@@ -199,7 +215,16 @@ class ImageBuild:
             return keras.layers.Permute((3, 1, 2), name=name)(x)
         return x
 
-    def finish(self, x, *, top=None, extra_outputs=(), feature_layers=None, name_map=None):
+    def finish(
+        self,
+        x,
+        *,
+        top=None,
+        extra_outputs=(),
+        feature_layers=None,
+        name_map=None,
+        torchvision_names=None,
+    ):
         """The model: top or pooling on `x`, weights loaded, or the feature pyramid.
 
         Args:
@@ -212,6 +237,9 @@ class ImageBuild:
                 `features_only=True` returns (stride 2**i for "Pi").
             name_map: file layer name -> model leaf path, for keras.applications' legacy
                 `.h5` files of families that nest those layers.
+            torchvision_names: torchvision module name -> model leaf path (None: a module
+                this model leaves out), for `weights="torchvision"`
+                (`keras_archs.weights.torchvision.load_torchvision_state_dict`).
         """
         if self.include_top:
             outputs = (top or average_top())(x, self.classes, self.classifier_activation)
@@ -227,7 +255,13 @@ class ImageBuild:
         if self.input_tensor is not None:
             inputs = keras.utils.get_source_inputs(self.input_tensor)
         model = keras.Model(inputs, outputs, name=self.name)
-        if self.weights is not None:
+        if self.weights_origin == "torchvision":
+            from keras_archs.weights.torchvision import load_torchvision_file
+
+            if torchvision_names is None:
+                raise ValueError(f"{self.name!r} names no layers for torchvision's weights.")
+            load_torchvision_file(model, self.weights, torchvision_names)
+        elif self.weights is not None:
             from keras_archs.weights import load_weights_file
 
             load_weights_file(model, self.weights, name_map=name_map)
@@ -283,6 +317,7 @@ def prepare(
     min_size,
     default_channels=3,
     imagenet=None,
+    torchvision=None,
     require_fixed_shape=None,
 ):
     """Checks every builder argument and makes the input; returns an `ImageBuild`.
@@ -295,6 +330,9 @@ def prepare(
         imagenet: the family's `WEIGHTS` entry for this variant (None: no ImageNet
             weights), or a function from the checked channels_last input shape to it
             (MobileNet's files depend on the input size).
+        torchvision: the family's `TORCHVISION_WEIGHTS` entry for this variant and
+            configuration (None: `weights="torchvision"` is refused), see
+            `keras_archs.weights.torchvision`.
         require_fixed_shape: whether the spatial size must be known (a Flatten top).
             Defaults to `include_top`.
     """
@@ -303,7 +341,7 @@ def prepare(
     if features_only:  # the pyramid replaces the top and the pooling
         include_top, pooling = False, None
     data_format = resolve_data_format(data_format)
-    _check_weights(weights, imagenet is not None)
+    _check_weights(weights, imagenet is not None, torchvision is not None)
     _check_head(weights, include_top, classes, classifier_activation)
     check_choice("pooling", pooling, _POOLINGS)
     if name is not None and not isinstance(name, str):
@@ -325,6 +363,11 @@ def prepare(
         from keras_archs.weights.imagenet import fetch_imagenet_weights
 
         weights = fetch_imagenet_weights(entry, include_top)
+    origin = None
+    if weights == "torchvision":
+        from keras_archs.weights.torchvision import fetch_torchvision_weights
+
+        weights, origin = fetch_torchvision_weights(torchvision), "torchvision"
     args = dict(
         include_top=include_top,
         pooling=pooling,
@@ -334,7 +377,13 @@ def prepare(
         features_only=features_only,
         input_tensor=input_tensor,
     )
-    return ImageBuild(args=args, input_shape=input_shape, weights=weights, data_format=data_format)
+    return ImageBuild(
+        args=args,
+        input_shape=input_shape,
+        weights=weights,
+        data_format=data_format,
+        weights_origin=origin,
+    )
 
 
 def correct_pad(x, kernel_size):
@@ -345,3 +394,58 @@ def correct_pad(x, kernel_size):
     size = x.shape[1:3]
     adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
     return ((k[0] // 2 - adjust[0], k[0] // 2), (k[1] // 2 - adjust[1], k[1] // 2))
+
+
+LAYOUTS = ("keras", "torchvision")
+
+
+def resolve_layout(layout, weights, default="keras", choices=LAYOUTS):
+    """A family's `layout` argument, checked: `layout`, or when None "torchvision" for
+    `weights="torchvision"` and `default` otherwise.
+
+    The torchvision layout is the one torchvision's weights load into; keras.applications'
+    files (`weights="imagenet"`) load into the family's default layout only.
+    """
+    if layout is None:
+        layout = "torchvision" if weights == "torchvision" else default
+    check_choice("layout", layout, choices)
+    if weights == "torchvision" and layout != "torchvision":
+        raise ValueError(
+            "weights='torchvision' loads into layout='torchvision' (or layout=None); "
+            f"got layout={layout!r}."
+        )
+    if weights == "imagenet" and layout == "torchvision":
+        raise ValueError(
+            "weights='imagenet' (keras.applications' files) does not load into "
+            f"layout='torchvision'; use weights='torchvision', or layout={default!r}."
+        )
+    return layout
+
+
+def resolve_transform_input(transform_input, weights):
+    """torchvision's default: `transform_input` when given, else whether torchvision's
+    weights are loaded (torchvision's googlenet and inception_v3 set it with them)."""
+    if transform_input is None:
+        return weights == "torchvision"
+    return check_bool("transform_input", transform_input)
+
+
+# torchvision's `transform_input`: inputs normalized with the ImageNet mean and standard
+# deviation become inputs scaled to [-1, 1], the range Google's ported weights expect.
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def transform_input(x, name="transform_input"):
+    """torchvision's GoogLeNet / Inception3 `transform_input` on a channels_last RGB map:
+    channel c becomes x * std[c] / 0.5 + (mean[c] - 0.5) / 0.5."""
+    if x.shape[-1] != 3:
+        raise ValueError(
+            "transform_input=True rescales the three RGB channels; got an input with "
+            f"{x.shape[-1]} channels."
+        )
+    # (1, 1, 3)-shaped factors broadcast over the channels_last map under either global
+    # data format (Rescaling reshapes 1-D factors for channels_first).
+    scale = [[[s / 0.5 for s in _IMAGENET_STD]]]
+    offset = [[[(m - 0.5) / 0.5 for m in _IMAGENET_MEAN]]]
+    return keras.layers.Rescaling(scale, offset=offset, name=name)(x)

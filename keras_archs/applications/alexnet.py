@@ -10,7 +10,7 @@ Reference:
 
 Layers match torchvision's `alexnet` one for one (zero padding then a "valid"
 convolution reproduces PyTorch's symmetric padding), so its 61,100,840 parameters
-and its ImageNet weights carry over.
+and its ImageNet weights carry over (`weights="torchvision"`).
 """
 
 import keras
@@ -19,10 +19,21 @@ from keras_archs.applications import _image
 from keras_archs.layers import AdaptiveAveragePooling2D
 from keras_archs.registry import register_model
 from keras_archs.validation import check_rate
+from keras_archs.weights.torchvision import torchvision_file
 
-# No keras.applications file; torchvision's ImageNet weights can be converted into this
-# layout layer for layer (see the module docstring).
+# No keras.applications file; torchvision's ImageNet weights convert into this layout
+# layer for layer (see the module docstring).
 WEIGHTS: dict = {}
+TORCHVISION_WEIGHTS = {"alexnet": torchvision_file("alexnet-owt-7be5be79.pth")}
+
+
+def torchvision_names(include_top=True):
+    """torchvision module -> layer (`features.0` -> `conv1`, ..., `classifier.6` ->
+    `predictions`; torchvision counts each ReLU, max-pool and dropout)."""
+    names = {f"features.{i}": f"conv{n}" for n, i in enumerate((0, 3, 6, 8, 10), start=1)}
+    top = {"classifier.1": "fc6", "classifier.4": "fc7", "classifier.6": "predictions"}
+    names.update({k: v if include_top else None for k, v in top.items()})
+    return names
 
 
 def _conv(x, filters, kernel_size, strides, padding, name):
@@ -59,6 +70,7 @@ def _alexnet(*, dropout, weights, name, **args):
         default_size=224,
         min_size=63,
         imagenet=WEIGHTS.get("alexnet"),
+        torchvision=TORCHVISION_WEIGHTS["alexnet"],
     ) as build:
         x = _conv(build.x, 64, 11, 4, 2, "conv1")
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -68,7 +80,8 @@ def _alexnet(*, dropout, weights, name, **args):
         x = _conv(x, 256, 3, 1, 1, "conv4")
         x = _conv(x, 256, 3, 1, 1, "conv5")
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)
-        return build.finish(x, top=_top(dropout))
+        names = torchvision_names(build.include_top)
+        return build.finish(x, top=_top(dropout), torchvision_names=names)
 
 
 @register_model(
@@ -120,7 +133,8 @@ def AlexNet(
 
     Args:
         include_top: whether to include the adaptive 6x6 pooling and the classifier.
-        weights: None or the path to a weights file.
+        weights: None, the path to a weights file, or "torchvision" (torchvision's
+            ImageNet file from torch's hub cache, converted).
         input_tensor: optional tensor to use as the model input.
         input_shape: `(height, width, channels)` (`(channels, height, width)` for
             channels_first), at least 63x63; default 224x224x3.

@@ -8,7 +8,9 @@ DenseNet-BC in keras.applications' layout: a 7x7 stem, four `DenseBlock`s (growt
 2x2 average pooling), then BatchNormalization, ReLU and a global-average-pooled
 classifier. keras.applications' ImageNet files load into it (8,062,504 / 14,307,880 /
 20,242,984 parameters); its per-layer names map onto the blocks' sublayers
-(`conv2_block1_1_conv` -> `conv2/layer_0_conv1`).
+(`conv2_block1_1_conv` -> `conv2/layer_0_conv1`). torchvision's `densenet121` has the same
+layers with BatchNormalization epsilon 1e-5 instead of 1.001e-5: `layout="torchvision"`
+(same parameter counts) holds its weights (`weights="torchvision"`).
 """
 
 import keras
@@ -19,6 +21,7 @@ from keras_archs.layers import DenseBlock, TransitionBlock
 from keras_archs.registry import register_model
 from keras_archs.validation import is_int
 from keras_archs.weights.imagenet import keras_applications_file
+from keras_archs.weights.torchvision import torchvision_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
@@ -42,6 +45,9 @@ WEIGHTS = {
     ),
 }
 
+# torchvision's ImageNet file (its default `Weights`), for layout="torchvision".
+TORCHVISION_WEIGHTS = {"densenet121": torchvision_file("densenet121-a639ec97.pth")}
+
 # Layers per dense block of the variants with published weights.
 _BLOCKS = {
     "densenet121": (6, 12, 24, 16),
@@ -49,6 +55,8 @@ _BLOCKS = {
     "densenet201": (6, 12, 48, 32),
 }
 _EPS = 1.001e-5
+# torchvision's BatchNorm2d default.
+_TORCH_EPS = 1e-5
 # Stride 2**i: stem ReLU, then the output of each dense block (the last one normalized).
 FEATURE_LAYERS = {"P1": "conv1_relu", "P2": "conv2", "P3": "conv3", "P4": "conv4", "P5": "relu"}
 
@@ -77,26 +85,45 @@ def name_map(blocks):
     return mapping
 
 
-def _stem(x):
+def torchvision_names(blocks, include_top=True):
+    """torchvision module -> leaf path: `features.denseblock1.denselayer1.norm1` ->
+    `conv2/layer_0_bn1`, `features.transition1.conv` -> `pool2/conv`, ..."""
+    names = {"features.conv0": "conv1_conv", "features.norm0": "conv1_bn"}
+    parts = (("norm1", "bn1"), ("conv1", "conv1"), ("norm2", "bn2"), ("conv2", "conv2"))
+    for b, n in enumerate(blocks, start=1):
+        for j in range(n):
+            for theirs, ours in parts:
+                names[f"features.denseblock{b}.denselayer{j + 1}.{theirs}"] = (
+                    f"conv{b + 1}/layer_{j}_{ours}"
+                )
+        if b < len(blocks):
+            names[f"features.transition{b}.norm"] = f"pool{b + 1}/bn"
+            names[f"features.transition{b}.conv"] = f"pool{b + 1}/conv"
+    names["features.norm5"] = "bn"
+    names["classifier"] = "predictions" if include_top else None
+    return names
+
+
+def _stem(x, eps):
     """7x7/2 convolution, BatchNormalization, ReLU, 3x3/2 max-pool (keras.applications' names)."""
     x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="zero_padding2d")(x)
     x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_EPS, name="conv1_bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=eps, name="conv1_bn")(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(x)
     x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="zero_padding2d_1")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
 
-def _dense_stages(x, blocks):
+def _dense_stages(x, blocks, eps):
     """Four dense blocks (growth 32, bottleneck 4 x 32), halved by a transition between them."""
     for stage, n in enumerate(blocks, start=2):
-        x = DenseBlock(n, growth_rate=32, bottleneck_width=4, bn_epsilon=_EPS, name=f"conv{stage}")(
+        x = DenseBlock(n, growth_rate=32, bottleneck_width=4, bn_epsilon=eps, name=f"conv{stage}")(
             x
         )
         if stage < 5:
-            x = TransitionBlock(0.5, bn_epsilon=_EPS, name=f"pool{stage}")(x)
+            x = TransitionBlock(0.5, bn_epsilon=eps, name=f"pool{stage}")(x)
     # DenseNet-BC normalizes the concatenated maps once more before the classifier.
-    x = keras.layers.BatchNormalization(epsilon=_EPS, name="bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=eps, name="bn")(x)
     return keras.layers.Activation("relu", name="relu")(x)
 
 
@@ -115,6 +142,7 @@ def DenseNet(
     name="densenet",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """DenseNet-BC with `blocks` layers in its four dense blocks (keras.applications' `DenseNet`).
 
@@ -125,7 +153,9 @@ def DenseNet(
         blocks: four integers >= 1, the layers of each dense block.
         include_top: whether to include the global-average-pooled classifier.
         weights: None, "imagenet" (keras.applications' file, downloaded once) or a path
-            (keras.applications' legacy `.h5` layout or a Keras 3 weights file).
+            (keras.applications' legacy `.h5` layout or a Keras 3 weights file); for
+            blocks (6, 12, 24, 16) also "torchvision" (torchvision's `densenet121` file from
+            torch's hub cache, converted).
         input_tensor: optional tensor to use as the model input.
         input_shape: `(height, width, channels)` (`(channels, height, width)` under
             channels_first), at least 32x32; any channel count with `weights=None`;
@@ -138,10 +168,15 @@ def DenseNet(
             feature maps at strides 2..32 (the top and `pooling` are ignored).
         data_format: "channels_last" or "channels_first" for the input and the feature
             maps; default `keras.config.image_data_format()`.
+        layout: None or "keras" (keras.applications' BatchNormalization epsilon 1.001e-5)
+            or "torchvision" (torchvision's 1e-5, the layout its weights hold); the same
+            layers and parameter counts (DenseNet121: 7,978,856 trainable, 8,062,504 in
+            all). None means "torchvision" with `weights="torchvision"`.
 
     Returns:
         A `keras.Model`.
     """
+    layout = _image.resolve_layout(layout, weights)
     if (
         not isinstance(blocks, (list, tuple))
         or len(blocks) != 4
@@ -171,10 +206,17 @@ def DenseNet(
         default_size=224,
         min_size=32,
         imagenet=WEIGHTS.get(key),
+        torchvision=TORCHVISION_WEIGHTS.get(key) if layout == "torchvision" else None,
     ) as build:
-        x = _stem(build.x)
-        x = _dense_stages(x, blocks)
-        return build.finish(x, feature_layers=FEATURE_LAYERS, name_map=name_map(blocks))
+        eps = _TORCH_EPS if layout == "torchvision" else _EPS
+        x = _stem(build.x, eps)
+        x = _dense_stages(x, blocks, eps)
+        return build.finish(
+            x,
+            feature_layers=FEATURE_LAYERS,
+            name_map=name_map(blocks),
+            torchvision_names=torchvision_names(blocks, build.include_top),
+        )
 
 
 def _register(name, reference_params):
@@ -195,7 +237,7 @@ def _register(name, reference_params):
 
 
 # The registered variants: `DenseNet` with keras.applications' block counts; arguments
-# as `DenseNet` (without `blocks`).
+# as `DenseNet` (without `blocks`), `layout="torchvision"` included.
 
 
 @_register("densenet121", 8_062_504)
@@ -210,6 +252,7 @@ def DenseNet121(
     name="densenet121",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """DenseNet121: each layer receives the concatenated feature maps of all layers before it.
 
@@ -231,6 +274,7 @@ def DenseNet169(
     name="densenet169",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """DenseNet169: dense connectivity (every layer sees all earlier maps), blocks 6-12-32-32.
 
@@ -251,6 +295,7 @@ def DenseNet201(
     name="densenet201",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """DenseNet201: dense connectivity (every layer sees all earlier maps), blocks 6-12-48-32.
 

@@ -12,7 +12,11 @@ convolution, as in keras.applications (4,253,864 parameters at alpha 1).
 MobileNetV2: 17 inverted residual blocks (1x1 expansion, 3x3 depthwise, linear 1x1
 projection, identity shortcut when shapes match), then a 1x1 convolution to 1280
 channels (3,538,984 parameters at alpha 1). Layer names follow keras.applications, so
-its ImageNet files load into both.
+its ImageNet files load into both. MobileNetV2's `layout="torchvision"` is torchvision's
+`mobilenet_v2` with the same layers: stride-2 convolutions padded symmetrically (one
+pixel on every side; keras.applications pads bottom/right only), BatchNormalization
+epsilon 1e-5, dropout 0.2 before the classifier; torchvision's weights load into it
+(`weights="torchvision"`).
 """
 
 import warnings
@@ -25,6 +29,7 @@ from keras_archs.layers import DepthwiseSeparableConv2D
 from keras_archs.registry import register_model
 from keras_archs.validation import check_float, check_int
 from keras_archs.weights.imagenet import KERAS_APPLICATIONS_URL
+from keras_archs.weights.torchvision import torchvision_file
 
 _V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 _V1_SIZES = (128, 160, 192, 224)
@@ -62,6 +67,10 @@ WEIGHTS = {
         for rows in _V2_SIZES
     },
 }
+
+# torchvision's ImageNet file (its default `Weights`, IMAGENET1K_V2), for MobileNetV2 at
+# alpha 1 in layout="torchvision".
+TORCHVISION_WEIGHTS = {"mobilenet_v2": torchvision_file("mobilenet_v2-7ebf99e0.pth")}
 
 # Stride 2**i.
 FEATURE_LAYERS = {
@@ -208,24 +217,50 @@ def _make_divisible(v, divisor=8, min_value=None):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-def _bn(name):
-    return keras.layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=name)
+def _bn(name, epsilon=1e-3):
+    return keras.layers.BatchNormalization(epsilon=epsilon, momentum=0.999, name=name)
 
 
-def _inverted_residual(x, expansion, filters, stride, alpha, block_id):
+def torchvision_names_v2(include_top=True):
+    """torchvision module -> layer of MobileNetV2's torchvision layout: `features.0.0` ->
+    `Conv1`, `features.2.conv.1.0` -> `block_1_depthwise`, ..., `classifier.1` ->
+    `predictions`."""
+    names = {"features.0.0": "Conv1", "features.0.1": "bn_Conv1"}
+    for block_id in range(len(_V2_BLOCKS)):
+        conv = f"features.{block_id + 1}.conv"
+        prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+        parts = ["depthwise", "depthwise_BN", "project", "project_BN"]
+        if block_id:  # the 1x1 expansion (block 0 has expansion 1, and none)
+            parts = ["expand", "expand_BN", *parts]
+        keys = (
+            [".0.0", ".0.1", ".1.0", ".1.1", ".2", ".3"]
+            if block_id
+            else [".0.0", ".0.1", ".1", ".2"]
+        )
+        names.update({conv + k: prefix + part for k, part in zip(keys, parts)})
+    last = f"features.{len(_V2_BLOCKS) + 1}"
+    names.update({f"{last}.0": "Conv_1", f"{last}.1": "Conv_1_bn"})
+    names["classifier.1"] = "predictions" if include_top else None
+    return names
+
+
+def _inverted_residual(x, expansion, filters, stride, alpha, block_id, torch_layout):
     """Sandler et al. (2018), figure 3b: expand 1x1 -> depthwise 3x3 -> linear project 1x1."""
     in_channels = x.shape[-1]
     out_channels = _make_divisible(int(filters * alpha), 8)
     prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+    eps = 1e-5 if torch_layout else 1e-3
     inputs = x
     if block_id:
         x = keras.layers.Conv2D(
             expansion * in_channels, 1, padding="same", use_bias=False, name=f"{prefix}expand"
         )(x)
-        x = _bn(f"{prefix}expand_BN")(x)
+        x = _bn(f"{prefix}expand_BN", eps)(x)
         x = keras.layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     if stride == 2:
-        x = keras.layers.ZeroPadding2D(_image.correct_pad(x, 3), name=f"{prefix}pad")(x)
+        # PyTorch pads one pixel on every side; keras.applications centres like TF's "same".
+        padding = 1 if torch_layout else _image.correct_pad(x, 3)
+        x = keras.layers.ZeroPadding2D(padding, name=f"{prefix}pad")(x)
     x = keras.layers.DepthwiseConv2D(
         3,
         strides=stride,
@@ -233,38 +268,50 @@ def _inverted_residual(x, expansion, filters, stride, alpha, block_id):
         padding="same" if stride == 1 else "valid",
         name=f"{prefix}depthwise",
     )(x)
-    x = _bn(f"{prefix}depthwise_BN")(x)
+    x = _bn(f"{prefix}depthwise_BN", eps)(x)
     x = keras.layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     x = keras.layers.Conv2D(
         out_channels, 1, padding="same", use_bias=False, name=f"{prefix}project"
     )(x)
-    x = _bn(f"{prefix}project_BN")(x)
+    x = _bn(f"{prefix}project_BN", eps)(x)
     if in_channels == out_channels and stride == 1:
         return keras.layers.Add(name=f"{prefix}add")([inputs, x])
     return x
 
 
-def _v2_trunk(x, alpha):
+def _v2_trunk(x, alpha, torch_layout):
     """The 3x3 stem, 17 inverted residual blocks and the 1x1 convolution to 1280 channels
     (Sandler et al., table 2)."""
-    x = keras.layers.Conv2D(
-        _make_divisible(32 * alpha, 8), 3, strides=2, padding="same", use_bias=False, name="Conv1"
-    )(x)
-    x = _bn("bn_Conv1")(x)
+    eps = 1e-5 if torch_layout else 1e-3
+    stem = _make_divisible(32 * alpha, 8)
+    if torch_layout:
+        x = keras.layers.ZeroPadding2D(1, name="Conv1_pad")(x)
+        x = keras.layers.Conv2D(stem, 3, strides=2, use_bias=False, name="Conv1")(x)
+    else:
+        x = keras.layers.Conv2D(stem, 3, strides=2, padding="same", use_bias=False, name="Conv1")(x)
+    x = _bn("bn_Conv1", eps)(x)
     x = keras.layers.ReLU(6.0, name="Conv1_relu")(x)
     for block_id, (expansion, filters, stride) in enumerate(_V2_BLOCKS):
-        x = _inverted_residual(x, expansion, filters, stride, alpha, block_id)
+        x = _inverted_residual(x, expansion, filters, stride, alpha, block_id, torch_layout)
     last = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = keras.layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
-    x = _bn("Conv_1_bn")(x)
+    x = _bn("Conv_1_bn", eps)(x)
     return keras.layers.ReLU(6.0, name="out_relu")(x)
 
 
-def _mobilenet(version, *, alpha, weights, name, depth_multiplier=1, dropout=None, **args):
+def _mobilenet(
+    version, *, alpha, weights, name, depth_multiplier=1, dropout=None, layout=None, **args
+):
     """The one builder: the width and ImageNet rules of both versions, then `_image`
     makes the input, the version's trunk runs, and `_image` finishes the model."""
     alphas, sizes = (_V1_ALPHAS, _V1_SIZES) if version == 1 else (_V2_ALPHAS, _V2_SIZES)
     alpha = check_float("alpha", alpha, minimum=0, exclusive_minimum=True)
+    torch_layout = version == 2 and _image.resolve_layout(layout, weights) == "torchvision"
+    if weights == "torchvision" and alpha != 1.0:
+        raise ValueError(
+            "With weights='torchvision', alpha must be 1.0 (torchvision's ImageNet weights "
+            f"are for width 1.0); got alpha={alpha!r}. Use weights=None."
+        )
     if weights == "imagenet" and alpha not in alphas:
         raise ValueError(
             f"With weights='imagenet', alpha must be one of {list(alphas)} (the widths "
@@ -287,6 +334,7 @@ def _mobilenet(version, *, alpha, weights, name, depth_multiplier=1, dropout=Non
         default_size=_default_size(args["input_shape"], sizes, data_format),
         min_size=32,
         imagenet=lambda input_shape: _imagenet_entry(version, alpha, input_shape),
+        torchvision=TORCHVISION_WEIGHTS["mobilenet_v2"] if torch_layout else None,
     ) as build:
         if name is None:  # keras.applications' name: the width and the weights' input size
             rows = build.input_shape[0]
@@ -302,9 +350,17 @@ def _mobilenet(version, *, alpha, weights, name, depth_multiplier=1, dropout=Non
                 feature_layers=FEATURE_LAYERS,
                 name_map=mobilenet_name_map(),
             )
-        x = _v2_trunk(build.x, alpha)
-        top = _image.average_top(pool_name="global_average_pooling2d")
-        return build.finish(x, top=top, feature_layers=FEATURE_LAYERS_V2)
+        x = _v2_trunk(build.x, alpha, torch_layout)
+        # torchvision's classifier drops 20 % of the pooled features while training.
+        top = _image.average_top(
+            pool_name="global_average_pooling2d", dropout=0.2 if torch_layout else None
+        )
+        return build.finish(
+            x,
+            top=top,
+            feature_layers=FEATURE_LAYERS_V2,
+            torchvision_names=torchvision_names_v2(build.include_top),
+        )
 
 
 # Arguments are keras.applications' (`input_shape`, `alpha`, ..., `include_top`,
@@ -399,6 +455,7 @@ def MobileNetV2(
     name=None,
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """MobileNetV2: inverted residuals, shortcuts between thin linear bottlenecks expanded inside.
 
@@ -413,11 +470,18 @@ def MobileNetV2(
         alpha: width multiplier > 0; with ImageNet weights one of 0.35, 0.5, 0.75, 1.0,
             1.3, 1.4.
         include_top, weights, input_tensor, pooling, classes, classifier_activation:
-            as in keras.applications (see `keras_archs.applications.VGG16`).
+            as in keras.applications (see `keras_archs.applications.VGG16`); `weights`
+            may also be "torchvision" (torchvision's ImageNet file from torch's hub cache,
+            converted; alpha 1.0).
         name: model name; default `mobilenetv2_{alpha:.2f}_{rows}` as in keras.applications.
         features_only: return the dict {"P1".."P5"} of feature maps at strides 2..32.
         data_format: "channels_last" or "channels_first"; default
             `keras.config.image_data_format()`.
+        layout: None or "keras" (keras.applications' layout) or "torchvision":
+            torchvision's `mobilenet_v2` (stride-2 convolutions padded one pixel on every
+            side, BatchNormalization epsilon 1e-5, dropout 0.2 before the classifier),
+            with the same parameter counts (at alpha 1: 3,504,872 trainable, 3,538,984 in
+            all). None means "torchvision" with `weights="torchvision"`.
 
     Returns:
         A `keras.Model`.

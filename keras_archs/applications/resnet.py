@@ -10,6 +10,9 @@ References:
   11,689,512 and 21,797,672 trainable parameters.
 - ResNet50/101/152: bottleneck blocks (1x1, 3x3, 1x1) in keras.applications' layout and
   names (convolution bias, stride on the first 1x1): 25,636,712 / 44,707,176 / 60,419,944.
+  With `layout="torchvision"`, torchvision's "ResNet v1.5" instead (stride on the 3x3,
+  no convolution bias, epsilon 1e-5, symmetric padding), whose weights convert:
+  25,557,032 / 44,549,160 / 60,192,808 trainable parameters.
 - ResNet50V2/101V2/152V2: pre-activation bottleneck blocks (BatchNormalization and ReLU
   before each convolution), keras.applications' layout: 25,613,800 / 44,675,560 / 60,380,648.
 
@@ -22,6 +25,7 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
 from keras_archs.weights.imagenet import keras_applications_file
+from keras_archs.weights.torchvision import torchvision_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names). ResNet18/34
 # have ImageNet weights only in torchvision, whose layout they follow.
@@ -61,6 +65,14 @@ WEIGHTS = {
     ),
 }
 
+# torchvision's ImageNet files (its default `Weights` of each model), for the
+# torchvision layout: ResNet18/34 always, ResNet50 with layout="torchvision".
+TORCHVISION_WEIGHTS = {
+    "resnet18": torchvision_file("resnet18-f37072fd.pth"),
+    "resnet34": torchvision_file("resnet34-b627a593.pth"),
+    "resnet50": torchvision_file("resnet50-11ad3fa6.pth"),
+}
+
 _BLOCKS = {
     18: (2, 2, 2, 2),
     34: (3, 4, 6, 3),
@@ -95,6 +107,24 @@ def feature_layers(depth, version):
     # V2 strides in the last block of a stage, so stride 2**i ends one block earlier.
     stages = [f"conv{s}_block{n - 1}_out" for s, n in zip(range(2, 5), blocks)]
     return dict(zip(("P1", "P2", "P3", "P4", "P5"), ["conv1_conv", *stages, "post_relu"]))
+
+
+def torchvision_names(depth, include_top=True):
+    """torchvision module -> layer of the torchvision layout (`ResNet18`/`34`, or
+    `layout="torchvision"`): `layer1.0.conv1` -> `conv2_block1_1_conv`, ..."""
+    names = {"conv1": "conv1_conv", "bn1": "conv1_bn"}
+    convs = 2 if depth < 50 else 3
+    for stage, blocks in enumerate(_BLOCKS[depth], start=2):
+        for i in range(blocks):
+            theirs, ours = f"layer{stage - 1}.{i}", f"conv{stage}_block{i + 1}"
+            for j in range(1, convs + 1):
+                names[f"{theirs}.conv{j}"] = f"{ours}_{j}_conv"
+                names[f"{theirs}.bn{j}"] = f"{ours}_{j}_bn"
+            if i == 0 and (stage > 2 or depth >= 50):  # the projection shortcut
+                names[f"{theirs}.downsample.0"] = f"{ours}_0_conv"
+                names[f"{theirs}.downsample.1"] = f"{ours}_0_bn"
+    names["fc"] = "predictions" if include_top else None
+    return names
 
 
 def _bn(x, name, epsilon):
@@ -146,6 +176,28 @@ def _bottleneck_block(x, filters, stride, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
+def _bottleneck_block_torch(x, filters, stride, name):
+    """torchvision's Bottleneck ("ResNet v1.5"): 1x1 -> 3x3 (stride) -> 1x1 (4x), no
+    convolution bias, epsilon 1e-5, + shortcut; keras.applications' layer names."""
+    eps = 1e-5
+    shortcut = x
+    if stride != 1 or x.shape[-1] != 4 * filters:
+        shortcut = keras.layers.Conv2D(
+            4 * filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv"
+        )(x)
+        shortcut = _bn(shortcut, f"{name}_0_bn", eps)
+    x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_1_conv")(x)
+    x = _bn(x, f"{name}_1_bn", eps)
+    x = keras.layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = _conv3x3_torch(x, filters, stride, f"{name}_2_conv")
+    x = _bn(x, f"{name}_2_bn", eps)
+    x = keras.layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = keras.layers.Conv2D(4 * filters, 1, use_bias=False, name=f"{name}_3_conv")(x)
+    x = _bn(x, f"{name}_3_bn", eps)
+    x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
+    return keras.layers.Activation("relu", name=f"{name}_out")(x)
+
+
 def _preact_block(x, filters, stride, name):
     """keras.applications' v2 block: BN -> ReLU, then 1x1 -> 3x3 (stride) -> 1x1 (4x)."""
     eps = 1.001e-5
@@ -171,7 +223,7 @@ def _preact_block(x, filters, stride, name):
     return keras.layers.Add(name=f"{name}_out")([shortcut, x])
 
 
-def _stages(x, depth, version):
+def _stages(x, depth, version, torch_layout):
     for stage, (blocks, filters) in enumerate(zip(_BLOCKS[depth], _FILTERS), start=2):
         for i in range(1, blocks + 1):
             name = f"conv{stage}_block{i}"
@@ -181,15 +233,23 @@ def _stages(x, depth, version):
                 x = _preact_block(x, filters, stride, name)
             else:
                 stride = 2 if (i == 1 and stage > 2) else 1
-                block = _basic_block if depth < 50 else _bottleneck_block
+                if depth < 50:
+                    block = _basic_block
+                else:
+                    block = _bottleneck_block_torch if torch_layout else _bottleneck_block
                 x = block(x, filters, stride, name)
     return x
 
 
-def _resnet(depth, version, *, weights, name, **args):
-    """The one builder: stem, four stages of blocks, then `_image` finishes the model."""
+def _resnet(depth, version, *, weights, name, layout=None, **args):
+    """The one builder: stem, four stages of blocks, then `_image` finishes the model.
+
+    ResNet18/34 are in torchvision's layout; ResNet50/101/152 in keras.applications'
+    unless `layout="torchvision"` (V2 has no `layout`)."""
     key = f"resnet{depth}{'v2' if version == 2 else ''}"
-    torch_layout = depth < 50
+    if depth >= 50 and version == 1:
+        layout = _image.resolve_layout(layout, weights)
+    torch_layout = depth < 50 or layout == "torchvision"
     with _image.prepare(
         **args,
         weights=weights,
@@ -197,6 +257,7 @@ def _resnet(depth, version, *, weights, name, **args):
         default_size=224,
         min_size=32,
         imagenet=WEIGHTS.get(key),
+        torchvision=TORCHVISION_WEIGHTS.get(key) if torch_layout else None,
     ) as build:
         x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(build.x)
         x = keras.layers.Conv2D(64, 7, strides=2, use_bias=not torch_layout, name="conv1_conv")(x)
@@ -205,11 +266,14 @@ def _resnet(depth, version, *, weights, name, **args):
             x = keras.layers.Activation("relu", name="conv1_relu")(x)
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-        x = _stages(x, depth, version)
+        x = _stages(x, depth, version, torch_layout)
         if version == 2:
             x = _bn(x, "post_bn", 1.001e-5)
             x = keras.layers.Activation("relu", name="post_relu")(x)
-        return build.finish(x, feature_layers=feature_layers(depth, version))
+        names = torchvision_names(depth, build.include_top) if torch_layout else None
+        return build.finish(
+            x, feature_layers=feature_layers(depth, version), torchvision_names=names
+        )
 
 
 _V1_PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR"
@@ -240,6 +304,8 @@ def _register(name, depth, version, reference_params, params_kind="total"):
 # `input_shape`, `pooling`, `classes`, `classifier_activation`, `name`), plus
 # `features_only` (return the {"P1".."P5"} feature pyramid at strides 2..32 instead of
 # the top) and `data_format` (default: `keras.config.image_data_format()`).
+# weights="torchvision" loads torchvision's ImageNet file (ResNet18, ResNet34, and
+# ResNet50 in its torchvision layout), see `keras_archs.weights.torchvision`.
 
 
 @_register("resnet18", 18, 1, 11_689_512, "trainable")
@@ -259,6 +325,7 @@ def ResNet18(
     (x + F(x)), so depth no longer hurts optimisation.
 
     He et al. (2015), basic blocks in torchvision's layout (2-2-2-2 blocks per stage).
+    `weights="torchvision"` loads torchvision's ImageNet weights.
     """
     return _resnet(18, 1, **locals())
 
@@ -280,6 +347,7 @@ def ResNet34(
     (x + F(x)), so depth no longer hurts optimisation.
 
     He et al. (2015), basic blocks in torchvision's layout (3-4-6-3 blocks per stage).
+    `weights="torchvision"` loads torchvision's ImageNet weights.
     """
     return _resnet(34, 1, **locals())
 
@@ -296,11 +364,16 @@ def ResNet50(
     name="resnet50",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """ResNet50: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
     that add their input back, making very deep networks trainable.
 
     He et al. (2015), keras.applications' layout (3-4-6-3 blocks per stage).
+    `layout`: None or "keras" (that layout, 25,636,712 parameters) or "torchvision":
+    torchvision's ResNet v1.5 (stride on the 3x3 convolution, no convolution bias,
+    BatchNormalization epsilon 1e-5, symmetric padding), 25,557,032 trainable parameters
+    (25,610,152 in all). `weights="torchvision"` (torchvision's ImageNet file) implies it.
     """
     return _resnet(50, 1, **locals())
 
@@ -317,11 +390,16 @@ def ResNet101(
     name="resnet101",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """ResNet101: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
     that add their input back, making very deep networks trainable.
 
     He et al. (2015), keras.applications' layout (3-4-23-3 blocks per stage).
+    `layout`: None or "keras" (that layout, 44,707,176 parameters) or "torchvision":
+    torchvision's ResNet v1.5 (stride on the 3x3 convolution, no convolution bias,
+    BatchNormalization epsilon 1e-5, symmetric padding), 44,549,160 trainable parameters
+    (44,654,504 in all).
     """
     return _resnet(101, 1, **locals())
 
@@ -338,11 +416,16 @@ def ResNet152(
     name="resnet152",
     features_only=False,
     data_format=None,
+    layout=None,
 ):
     """ResNet152: residual learning with bottleneck blocks (1x1 reduce, 3x3, 1x1 expand)
     that add their input back, making very deep networks trainable.
 
     He et al. (2015), keras.applications' layout (3-8-36-3 blocks per stage).
+    `layout`: None or "keras" (that layout, 60,419,944 parameters) or "torchvision":
+    torchvision's ResNet v1.5 (stride on the 3x3 convolution, no convolution bias,
+    BatchNormalization epsilon 1e-5, symmetric padding), 60,192,808 trainable parameters
+    (60,344,232 in all).
     """
     return _resnet(152, 1, **locals())
 

@@ -7,7 +7,10 @@ Reference:
 Five stages of 3x3 convolutions (64, 128, 256, 512, 512 filters), each closed by a
 2x2 max-pool, then the 4096-4096 classifier. Layer names match keras.applications,
 so its ImageNet files load unchanged: 138,357,544 (VGG16) and 143,667,240 (VGG19)
-parameters.
+parameters. torchvision's `vgg16`/`vgg19` have the same layers (their adaptive 7x7
+pooling is the identity at 224x224), so `weights="torchvision"` loads torchvision's
+ImageNet weights as they are, the first classifier layer's rows reordered from
+torch's channels-first flattening.
 """
 
 import keras
@@ -16,6 +19,7 @@ from keras.applications import imagenet_utils
 from keras_archs.applications import _image
 from keras_archs.registry import register_model
 from keras_archs.weights.imagenet import keras_applications_file
+from keras_archs.weights.torchvision import torchvision_file
 
 # keras.applications' ImageNet files (same URLs, hashes and cache names).
 WEIGHTS = {
@@ -25,6 +29,12 @@ WEIGHTS = {
     "vgg19": keras_applications_file(
         "vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
     ),
+}
+
+# torchvision's ImageNet files (its default `Weights`), same layout.
+TORCHVISION_WEIGHTS = {
+    "vgg16": torchvision_file("vgg16-397923af.pth"),
+    "vgg19": torchvision_file("vgg19-dcbb9e9d.pth"),
 }
 
 _STAGES = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -41,6 +51,20 @@ def preprocess_input(x, data_format=None):
 def decode_predictions(preds, top=5):
     """(class id, name, score) of the `top` ImageNet classes of each row of `preds`."""
     return imagenet_utils.decode_predictions(preds, top=top)
+
+
+def torchvision_names(variant, include_top=True):
+    """torchvision module -> layer: `features.0` -> `block1_conv1`, ..., `classifier.6` ->
+    `predictions` (torchvision counts each ReLU and max-pool in `features`)."""
+    names, index = {}, 0
+    for stage, repeats in enumerate(_STAGES[variant], start=1):
+        for i in range(1, repeats + 1):
+            names[f"features.{index}"] = f"block{stage}_conv{i}"
+            index += 2  # the convolution and its ReLU
+        index += 1  # the max-pool
+    top = {"classifier.0": "fc1", "classifier.3": "fc2", "classifier.6": "predictions"}
+    names.update({k: v if include_top else None for k, v in top.items()})
+    return names
 
 
 def _stages(x, variant):
@@ -75,9 +99,11 @@ def _vgg(variant, *, weights, name, **args):
         default_size=224,
         min_size=32,
         imagenet=WEIGHTS[variant],
+        torchvision=TORCHVISION_WEIGHTS[variant],
     ) as build:
         x = _stages(build.x, variant)
-        return build.finish(x, top=_top, feature_layers=FEATURE_LAYERS)
+        names = torchvision_names(variant, build.include_top)
+        return build.finish(x, top=_top, feature_layers=FEATURE_LAYERS, torchvision_names=names)
 
 
 def _register(name, reference_params):
@@ -118,7 +144,9 @@ def VGG16(
 
     Args:
         include_top: whether to include the 4096-4096 classifier (needs a fixed size).
-        weights: None, "imagenet" (keras.applications' file, downloaded once) or a path.
+        weights: None, "imagenet" (keras.applications' file, downloaded once), a path, or
+            "torchvision" (torchvision's ImageNet file from torch's hub cache, converted;
+            the top then needs 224x224 inputs).
         input_tensor: optional tensor to use as the model input.
         input_shape: `(height, width, channels)` (`(channels, height, width)` under
             channels_first), at least 32x32; default `(224, 224, 3)` with the top,
