@@ -7,6 +7,8 @@ keras-archs train NAME [--data digits] [--epochs N] [--steps-per-epoch N] [--out
 keras-archs train --config RUN/run.json [--out DIR]
 keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
                    [--name NAME] [--preprocessing MODE] [--serving-config] [--example-request]
+keras-archs export NAME_OR_MODEL_FILE --format onnx [--out DIR | --out FILE.onnx] [--overwrite]
+                   [--opset N]
 keras-archs bench NAME [--mode train|infer|serve] [--against auto|none] [--json] ...
 keras-archs search --out DIR [--data digits] [--children N] [--budget-steps S] [--workers W]
                    [--ray-address HOST:PORT] [--baseline random|none] ...
@@ -342,7 +344,22 @@ def cmd_train(args):
     return 0
 
 
+# SavedModel-only options of `export` and their defaults: --format onnx refuses them.
+_SAVED_MODEL_ONLY = {
+    "version": ("--version", None),
+    "preprocessing": ("--preprocessing", "auto"),
+    "tokenizer": ("--tokenizer", "auto"),
+    "max_new_tokens": ("--max-new-tokens", 32),
+    "serving_config": ("--serving-config", False),
+    "example_request": ("--example-request", False),
+}
+
+
 def cmd_export(args):
+    if args.format == "onnx":
+        return _export_onnx(args)
+    if args.opset is not None:
+        raise ValueError("--opset applies to --format onnx only.")
     from keras_archs.export import export_saved_model, load_model_file
     from keras_archs.export.preprocessing import trained_with
     from keras_archs.export.serving import write_example_request, write_serving_config
@@ -400,6 +417,77 @@ def cmd_export(args):
         )
     if args.serving_config:
         print(f"serving config: {write_serving_config(os.path.dirname(os.path.abspath(out)))}")
+    return 0
+
+
+def _is_model_file(source):
+    return source.endswith(".keras") or os.path.isfile(source)
+
+
+def _export_model(args):
+    """(model, registry name or None) of a registry name or a .keras file."""
+    from keras_archs.export import load_model_file
+
+    source = args.name_or_file
+    if _is_model_file(source):
+        from keras_archs.export.preprocessing import trained_with
+
+        return load_model_file(source), args.name or trained_with(source).get("model")
+    import inspect
+
+    from keras_archs.registry import get_spec
+
+    spec = get_spec(source)
+    kwargs = {"weights": args.weights} if args.weights else {}
+    if "input_shape" in inspect.signature(spec.builder).parameters:
+        # Sequence builders have no default input shape; use the registry's.
+        kwargs["input_shape"] = spec.default_input_shape
+    return spec.build(**kwargs), spec.name
+
+
+def _dims(shape):
+    """[batch, 32, 32, 1]: a free size is `batch` first (as the file names it), else `?`."""
+    sizes = [str(d) if d is not None else "batch" if i == 0 else "?" for i, d in enumerate(shape)]
+    return f"[{', '.join(sizes)}]"
+
+
+def _export_onnx(args):
+    """`--format onnx`: OUT/NAME.onnx (or --out FILE.onnx), checked in ONNX Runtime."""
+    from keras_archs.export import export_onnx
+    from keras_archs.export.onnx import check_onnx_path
+    from keras_archs.export.preprocessing import model_spec, takes_images
+    from keras_archs.registry import get_spec
+
+    for key, (flag, default) in _SAVED_MODEL_ONLY.items():
+        if getattr(args, key) != default:
+            raise ValueError(f"{flag} applies to --format saved_model only.")
+    source, out = args.name_or_file, args.out or "onnx_models"
+    if not out.endswith(".onnx"):
+        stem = os.path.splitext(os.path.basename(source))[0]
+        out = os.path.join(out, f"{stem if _is_model_file(source) else get_spec(source).name}.onnx")
+    check_onnx_path(out, args.overwrite)  # before the model is built: fails fast
+    model, name = _export_model(args)
+    result = export_onnx(model, out, overwrite=args.overwrite, opset=args.opset)
+    print(f"ONNX: {result.path}")
+    inputs = ", ".join(f"{k} {dtype}{_dims(shape)}" for k, (shape, dtype) in result.inputs.items())
+    print(f"inputs: {inputs}; outputs: {', '.join(result.outputs)}")
+    if result.method == "keras":
+        how = "Keras' model.export"
+    else:
+        how = "tf2onnx" + (f" ({result.fallback_reason})" if result.fallback_reason else "")
+    print(f"converted by {how} in {result.seconds:.1f} s")
+    print(f"ONNX Runtime vs Keras on a random batch: max abs difference {result.max_abs_diff:.3g}")
+    if takes_images(model):
+        try:
+            spec = model_spec(model, name)
+        except ValueError:
+            spec = None
+        mode = getattr(spec, "preprocessing", None)
+        if mode is not None:
+            print(
+                f"the file takes preprocessed pixels ({mode!r}: "
+                f"keras_archs.export.preprocess_images(images, {mode!r})), not 0-255 values"
+            )
     return 0
 
 
@@ -526,11 +614,29 @@ def build_parser():
     )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("export", help="export a SavedModel version for TensorFlow Serving")
+    p = sub.add_parser(
+        "export",
+        help="export a SavedModel version for TensorFlow Serving, or an ONNX file",
+    )
     p.add_argument("name_or_file", metavar="NAME_OR_MODEL_FILE", help="registry name or .keras")
-    p.add_argument("--out", default=None, help="model base path (default: saved_models/NAME)")
+    p.add_argument(
+        "--format",
+        choices=("saved_model", "onnx"),
+        default="saved_model",
+        help="saved_model (default): a TensorFlow Serving version folder; onnx: OUT/NAME.onnx, "
+        "run in ONNX Runtime against Keras after writing",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="model base path (default: saved_models/NAME); onnx: the folder of NAME.onnx "
+        "(default: onnx_models) or a FILE.onnx",
+    )
     p.add_argument("--version", type=int, default=None, help="default: next integer")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version (or .onnx file)"
+    )
+    p.add_argument("--opset", type=int, default=None, help="onnx: the opset (default: tf2onnx's)")
     p.add_argument(
         "--name",
         default=None,

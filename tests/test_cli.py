@@ -102,3 +102,40 @@ def test_key_value_flags_parse_numbers_and_words():
     assert parsed == {"units": 16, "rate": 0.5, "attention": "bahdanau", "bias": False, "x": None}
     with pytest.raises(ValueError, match="--model-arg takes KEY=VALUE; got 'units'"):
         _key_values(["units"], "--model-arg")
+
+
+def test_export_onnx_writes_a_checked_file_and_never_overwrites(tmp_path, capsys):
+    out = tmp_path / "onnx"
+    path = out / "lenet5.onnx"
+    assert cli.main(["export", "lenet5", "--format", "onnx", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"ONNX: {path}" in printed
+    assert "inputs: input_layer float32[batch, 32, 32, 1]; outputs: probabilities" in printed
+    difference = float(printed.split("max abs difference ")[1].split()[0])
+    assert 0 <= difference <= 1e-4
+    assert sorted(os.listdir(out)) == ["lenet5.onnx"]
+    before = path.read_bytes()
+    assert cli.main(["export", "lenet5", "--format", "onnx", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("keras-archs export: error: "), err
+    assert "already exists; pass overwrite=True (CLI: --overwrite)" in err[0]
+    assert path.read_bytes() == before
+    args = ["export", "lenet5", "--format", "onnx", "--out", str(path), "--overwrite"]
+    assert cli.main(args) == 0  # --out may name the file itself
+    assert f"ONNX: {path}" in capsys.readouterr().out
+    assert sorted(os.listdir(out)) == ["lenet5.onnx"]
+    # SavedModel-only options are refused, not ignored.
+    assert cli.main(["export", "lenet5", "--format", "onnx", "--version", "2"]) == 2
+    assert "--version applies to --format saved_model only" in capsys.readouterr().err
+
+
+def test_export_unknown_format_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", "lenet5", "--format", "tflite"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    # argparse's usage lines come first, then the one error line (quoting varies by Python).
+    errors = [line for line in err if "error:" in line]
+    assert len(errors) == 1 and err[-1] == errors[0], err
+    assert errors[0].startswith("keras-archs export: error: argument --format: invalid choice:")
+    assert "'tflite'" in errors[0] and "saved_model" in errors[0] and "onnx" in errors[0]

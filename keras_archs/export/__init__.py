@@ -1,11 +1,14 @@
-"""SavedModel export for TensorFlow Serving (TensorFlow is imported lazily, only here).
+"""SavedModel export for TensorFlow Serving, and ONNX export (TensorFlow, tf2onnx, onnx and
+onnxruntime are imported lazily, only here).
 
 Modules: `saved_model` (`export_saved_model`, `load_model_file`), `signatures` (the
 named signatures), `preprocessing` (the pixels an image signature takes, from the
 registry's mode), `text` (string signatures of text models), `versions` (atomic
-version folders) and `serving` (`models.config` and example REST requests).
+version folders), `serving` (`models.config` and example REST requests) and `onnx`
+(`export_onnx`: one `.onnx` file, checked in ONNX Runtime against Keras).
 """
 
+from keras_archs.export.onnx import OnnxExport, export_onnx
 from keras_archs.export.preprocessing import (
     MODES,
     PREPROCESSING_CHOICES,
@@ -20,9 +23,11 @@ from keras_archs.export.versions import existing_versions
 __all__ = [
     "MODES",
     "PREPROCESSING_CHOICES",
+    "OnnxExport",
     "build_archive",
     "describe_signatures",
     "existing_versions",
+    "export_onnx",
     "export_saved_model",
     "load_model_file",
     "model_spec",
