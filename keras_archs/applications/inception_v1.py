@@ -38,7 +38,7 @@ FEATURE_LAYERS = {
 }
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
-_MODULES = {
+MODULES = {
     "3a": (64, 96, 128, 16, 32, 32),
     "3b": (128, 128, 192, 32, 96, 64),
     "4a": (192, 96, 208, 16, 48, 64),
@@ -86,7 +86,7 @@ def torchvision_names(include_top=True, aux_logits=False):
         "branch3.1": "branch5x5",
         "branch4.1": "branch_pool_proj",
     }
-    for key in _MODULES:
+    for key in MODULES:
         for theirs, ours in branches.items():
             for part in ("conv", "bn"):
                 names[f"inception{key}.{theirs}.{part}"] = f"inception{key}_{ours}_{part}"
@@ -113,13 +113,13 @@ def _max_pool_ceil(x, pool_size, name):
 
 
 def _module(x, key):
-    return InceptionModule(*_MODULES[key], bn_epsilon=_EPS, name=f"inception{key}")(x)
+    return InceptionModule(*MODULES[key], bn_epsilon=_EPS, name=f"inception{key}")(x)
 
 
 def _torch_module(x, key):
     """torchvision's Inception module: the branches of `InceptionModule`, but a 3x3
     convolution in the "5x5" branch (torchvision's known deviation, kept for its weights)."""
-    f1, r3, f3, r5, f5, pool_proj = _MODULES[key]
+    f1, r3, f3, r5, f5, pool_proj = MODULES[key]
     name = f"inception{key}"
     b1 = _conv_bn(x, f1, 1, f"{name}_branch1x1")
     b2 = _conv_bn(x, r3, 1, f"{name}_branch3x3_reduce")

@@ -186,23 +186,9 @@ def _mobilenet_v2(module):
     return ("mobilenet_v2" if fits else None), size, {"classes": module.classifier[-1].out_features}
 
 
-# Table 1 of the GoogLeNet paper, as torchvision builds it (in_channels, then the six widths).
-_GOOGLENET = {
-    "3a": (64, 96, 128, 16, 32, 32),
-    "3b": (128, 128, 192, 32, 96, 64),
-    "4a": (192, 96, 208, 16, 48, 64),
-    "4b": (160, 112, 224, 24, 64, 64),
-    "4c": (128, 128, 256, 24, 64, 64),
-    "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128),
-    "5a": (256, 160, 320, 32, 128, 128),
-    "5b": (384, 192, 384, 48, 128, 128),
-}
-
-
 def _googlenet(module):
     widths = {}
-    for key in _GOOGLENET:
+    for key in inception_v1.MODULES:
         block = getattr(module, f"inception{key}", None)
         if block is None or _class_name(block) != "Inception":
             widths[key] = None
@@ -218,7 +204,7 @@ def _googlenet(module):
         widths[key] = tuple(c.out_channels for c in convs)
         if block.branch3[1].conv.kernel_size != (3, 3):
             widths[key] = None
-    fits = widths == _GOOGLENET
+    fits = widths == inception_v1.MODULES
     aux = _aux(module, "aux1")
     size = "a GoogLeNet" + ("" if fits else " with other Inception modules than torchvision's")
     kwargs = {

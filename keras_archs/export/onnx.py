@@ -45,6 +45,7 @@ import tempfile
 import time
 import warnings
 
+from keras_archs.export.signatures import static_inputs
 from keras_archs.validation import check_bool, check_int, check_positive_int
 
 TMP_PREFIX = ".tmp-"
@@ -213,15 +214,7 @@ def _check_model(model):
             "export it from a TensorFlow-backend process (`keras-archs export model.keras "
             "--format onnx`)."
         )
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"model={model.name!r} has no static inputs (a subclassed or unbuilt model); "
-            "ONNX export needs a Functional model whose inputs have a known rank and dtype."
-        )
+    static_inputs(model, "ONNX export")
 
 
 def _check_packages():

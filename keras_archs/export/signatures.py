@@ -46,6 +46,12 @@ def check_model(model):
             "which TensorFlow Serving on GPU cannot load. Save a .keras file and export it "
             "from a TensorFlow-backend process (`keras-archs export model.keras`)."
         )
+    return static_inputs(model)
+
+
+def static_inputs(model, what="export"):
+    """The model's input tensors, refused unless there are some, each of static rank
+    (`what` names the exporter in the messages)."""
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
@@ -53,13 +59,13 @@ def check_model(model):
     if not inputs:
         raise ValueError(
             f"model={model.name!r} has no static inputs (a subclassed or unbuilt model); "
-            "export needs a Functional model whose inputs have a known rank and dtype."
+            f"{what} needs a Functional model whose inputs have a known rank and dtype."
         )
     for tensor in inputs:
         if tensor.shape is None or any(d is not None and d < 0 for d in tensor.shape):
             raise ValueError(
                 f"Input {tensor.name!r} of model={model.name!r} has no static rank "
-                f"(shape={tensor.shape}); export needs inputs of known rank."
+                f"(shape={tensor.shape}); {what} needs inputs of known rank."
             )
     return inputs
 

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import urllib.parse
 
 import numpy as np
+
+# One check of the network for both kinds of ImageNet files.
+from keras_archs.weights.imagenet import _reachable
 
 # Where torchvision's ImageNet files are published.
 TORCHVISION_URL = "https://download.pytorch.org/models/"
@@ -82,15 +84,6 @@ def torchvision_cache_path(fname):
     (`$TORCH_HOME/hub/checkpoints`, by default `~/.cache/torch/hub/checkpoints`)."""
     torch = _torch("weights='torchvision'")
     return os.path.join(torch.hub.get_dir(), "checkpoints", fname)
-
-
-def _reachable(url, timeout=5.0):
-    host = urllib.parse.urlparse(url).hostname
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def fetch_torchvision_weights(entry):
