@@ -125,29 +125,38 @@ def test_channels_first_feature_maps(name):
     keras.backend.clear_session()
 
 
+def _assert_any_size(model, size, channels):
+    """Pooled features of one width for two input sizes, finite."""
+    widths = set()
+    for s in (size, size + 16):
+        y = model(_images((2, s, s, channels)), training=False)
+        assert tuple(y.shape) == (2, model.output.shape[1])
+        widths.add(y.shape[1])
+    assert len(widths) == 1 and np.isfinite(keras.ops.convert_to_numpy(y)).all()
+
+
 @pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_input_tensor_any_size_four_channels_max_pooling(name):
+    """One build per model: no top, a given `input_tensor` of free height and width with
+    four channels, max pooling; it runs at two sizes."""
+    size, _ = _size(name)
+    tensor = keras.Input((None, None, 4), name="given")
+    model = get_spec(name).build(input_tensor=tensor, include_top=False, pooling="max")
+    assert model.inputs[0] is tensor
+    assert model.output.ndim == 2
+    _assert_any_size(model, size, 4)
+    keras.backend.clear_session()
+
+
+# The `input_shape` path and average pooling are the image builders' shared beginning and
+# ending; each family's smallest model runs them (the `input_tensor` path above runs every
+# model at any size).
+@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if n in family_representatives()])
 def test_no_top_any_size_one_channel_avg_pooling(name):
     size, _ = _size(name)
     model = get_spec(name).build(include_top=False, pooling="avg", input_shape=(None, None, 1))
     assert tuple(model.input.shape) == (None, None, None, 1)
-    widths = set()
-    for s in (size, size + 16):
-        y = model(_images((1, s, s, 1)), training=False)
-        assert y.ndim == 2 and y.shape[0] == 1
-        widths.add(y.shape[1])
-    assert len(widths) == 1 and np.isfinite(keras.ops.convert_to_numpy(y)).all()
-    keras.backend.clear_session()
-
-
-@pytest.mark.parametrize("name", IMAGE_MODELS)
-def test_input_tensor_four_channels_max_pooling(name):
-    size, _ = _size(name)
-    tensor = keras.Input((size, size, 4), name="given")
-    model = get_spec(name).build(input_tensor=tensor, include_top=False, pooling="max")
-    assert model.inputs[0] is tensor
-    assert model.output.ndim == 2
-    y = model(_images((2, size, size, 4)), training=False)
-    assert tuple(y.shape) == tuple((2, model.output.shape[1]))
+    _assert_any_size(model, size, 1)
     keras.backend.clear_session()
 
 

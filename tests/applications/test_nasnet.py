@@ -149,7 +149,9 @@ def test_bad_input(kwargs, match, recorded_downloads):  # noqa: F811
 
 
 def test_nasnet_mobile_builds_no_slower_than_keras_applications():
-    theirs, ours = construction_seconds("NASNetMobile", repeats=2)
+    # The least of three alternating builds each: process time still moves by 20% between
+    # builds on a loaded machine, and only upward.
+    theirs, ours = construction_seconds("NASNetMobile", repeats=3)
     print(f"NASNetMobile construction: keras.applications {theirs:.2f}s, ours {ours:.2f}s")
     assert ours <= 1.2 * theirs, (theirs, ours)
 
