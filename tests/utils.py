@@ -199,5 +199,13 @@ def family_representatives():
 # the cores: BERT's 1,700 steps took 241 s alone and 474 s and 521 s in two CI runs (2.2x).
 # A timed test's wall-clock bound is the budget times this factor, and its quality bar is
 # set by a fixed number of steps or epochs, so the result does not depend on how busy the
-# machine is.
-SHARED_CPU_SLACK = 2.5
+# machine is. The machines differ too: on 2-core CPUs with AVX2 only (no AVX-512), the same
+# unchanged tests ran 1.6 to 2.8 times longer in CI (BERT's steps: 647 s and 755 s against
+# 396 s), so there the factor is 4.
+def _shared_cpu_slack():
+    from keras_archs.training.policy import cpu_flags
+
+    return 2.5 if "avx512f" in cpu_flags() else 4.0
+
+
+SHARED_CPU_SLACK = _shared_cpu_slack()
