@@ -22,6 +22,9 @@ from tests.utils import family_representatives
 IMAGE_MODELS = [
     name for name in keras_archs.list_models() if get_spec(name).task == "image_classification"
 ]
+# Each family's smallest image model: the checks of the builders' shared beginning and
+# ending run on these.
+SMALLEST = [name for name in IMAGE_MODELS if name in set(family_representatives())]
 
 
 def _size(name):
@@ -80,7 +83,7 @@ def test_channels_first_with_top(name, tmp_path):
     size, channels = _size(name)
     kwargs = {"input_shape": (size, size, channels), "classes": 5, "classifier_activation": None}
     last, first_kwargs = _channels_first_twin(name, **kwargs)
-    reload = name in family_representatives()
+    reload = name in SMALLEST
     if reload:
         last.save(tmp_path / "last.keras")
     x = _images((2, size, size, channels))
@@ -109,7 +112,7 @@ def test_builder_takes_data_format(name):
 # The `data_format` argument's path (a Permute at each feature output) is the image
 # builders' shared ending; each family's smallest model runs it (the global-setting path
 # above runs every model).
-@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if n in family_representatives()])
+@pytest.mark.parametrize("name", SMALLEST)
 def test_channels_first_feature_maps(name):
     """`data_format="channels_first"` without the top: the last feature map comes out
     channels-first, equal to the transposed channels_last one."""
@@ -151,7 +154,7 @@ def test_input_tensor_any_size_four_channels_max_pooling(name):
 # The `input_shape` path and average pooling are the image builders' shared beginning and
 # ending; each family's smallest model runs them (the `input_tensor` path above runs every
 # model at any size).
-@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if n in family_representatives()])
+@pytest.mark.parametrize("name", SMALLEST)
 def test_no_top_any_size_one_channel_avg_pooling(name):
     size, _ = _size(name)
     model = get_spec(name).build(include_top=False, pooling="avg", input_shape=(None, None, 1))
