@@ -139,7 +139,7 @@ def runner(backend="tensorflow", block_keras_archs=False):
 
 
 @atexit.register
-def _close_runners():
+def close_runners():
     for r in _RUNNERS.values():
         r.close()
 
