@@ -415,13 +415,16 @@ def test_unsupported_quantization_mode_is_one_clear_error():
 
 
 @pytest.mark.slow
-def test_keras_archs_train_gpt_mini_beats_the_bigram_baseline_by_15_percent(tmp_path):
-    """`keras-archs train gpt_mini` with its defaults (800 annealed steps; the
-    applications/ recipe is this call plus the scoring)."""
+def test_keras_archs_train_gpt_mini_beats_the_bigram_baseline(tmp_path):
+    """`keras-archs train gpt_mini --epochs 2`: the default recipe (the applications/
+    recipe is this call plus the scoring), its warm-up and cosine annealing fitted into
+    400 steps instead of 800. Measured 5.9% below the bigram model's validation loss
+    (18.7% after the default 800 steps, which `scripts/text_recipes.py` checks); the
+    bar is 3% below: a model that only learned byte pairs fails it."""
     recipe = load_module("applications/gpt_python_stdlib.py")
-    reached = recipe.run(out=str(tmp_path / "run"), verbose=0)
+    reached = recipe.run(out=str(tmp_path / "run"), verbose=0, epochs=2)
     corpus = reached["corpus"]
-    assert reached["steps"] == 800
+    assert reached["steps"] == 400
     # The baseline, counted here from the training split: add-0.1 bigram probabilities,
     # scored on the very validation windows the model was scored on.
     train = corpus.train_ids
@@ -438,5 +441,6 @@ def test_keras_archs_train_gpt_mini_beats_the_bigram_baseline_by_15_percent(tmp_
     unigram_probs = (counts.sum(axis=1) + 0.1) / (counts.sum() + 25.6)
     unigram = float(-np.log(unigram_probs[y.ravel()]).mean())
     assert reached["validation_loss"] < unigram  # it learned beyond byte frequencies
-    assert reached["validation_loss"] <= 0.85 * bigram
-    assert reached["seconds"] < 300 * SHARED_CPU_SLACK
+    assert reached["validation_loss"] <= 0.97 * bigram
+    # Half the default run's 300 s budget for half of its steps (loaded machines).
+    assert reached["seconds"] < 150 * SHARED_CPU_SLACK

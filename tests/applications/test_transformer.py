@@ -167,22 +167,25 @@ def test_label_smoothed_loss_matches_its_definition():
 
 
 @pytest.mark.slow
-def test_keras_archs_train_transformer_reaches_095_exact_match(tmp_path):
-    """`keras-archs train transformer` with its defaults (the applications/ recipe is this
-    call): measured 0.9995 held-out exact match after 5 epochs, 85 s on 2 idle cores."""
+def test_keras_archs_train_transformer_learns_addition_in_two_epochs(tmp_path):
+    """`keras-archs train transformer --epochs 2`: the default recipe, its warm-up and
+    cosine decay fitted into 2 epochs. Measured 0.87 held-out exact match (2 epochs of
+    391 steps; 0.9995 after the default 5, which `scripts/text_recipes.py` checks), so
+    the bar of 0.7 fails a model that does not learn to carry."""
     from keras_archs.training import train
 
-    result = train("transformer", out=str(tmp_path / "run"), verbose=0)
+    result = train("transformer", epochs=2, out=str(tmp_path / "run"), verbose=0)
     exact = result.history["val_exact_match"]
     print(f"exact match per epoch {exact}, {result.seconds:.0f} s")
-    assert len(exact) == 5 and exact[-1] >= 0.95
+    assert len(exact) == 2 and exact[-1] >= 0.7
     # The logged score is the decoder's: recompute it on the trained model.
     from keras_archs.data import tasks
 
     _, test = tasks.addition_arrays(50_000, 2_000, 3, seed=0)
     ids = greedy_decode(result.model, test["encoder_inputs"][:500], 5)
     answers = tasks.decode(ids)
-    assert np.mean([p == a for p, a in zip(answers, test["answers"][:500])]) >= 0.95
-    assert result.seconds < 300 * SHARED_CPU_SLACK
+    assert np.mean([p == a for p, a in zip(answers, test["answers"][:500])]) >= 0.7
+    # Half the default run's 300 s budget for two of its five epochs (loaded machines).
+    assert result.seconds < 150 * SHARED_CPU_SLACK
     with open(tmp_path / "run" / "history.csv") as f:
         assert "val_exact_match" in f.readline()
