@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,10 +13,25 @@ from keras_archs.training import resolve_config
 from keras_archs.training.distribution import read_cluster
 from tests.utils import subprocess_env
 
+# Three steps an epoch: the second and third steps' losses follow the first updates, so
+# a wrong gradient over the replicas shows in the epoch's mean loss; more steps would
+# only add time.
+_ARGS = ["train", "lenet5", "--steps-per-epoch", "3", "--augment", "none", "--deterministic"]
+
+
+def _args(out, epochs=1):
+    return [*_ARGS, "--epochs", str(epochs), "--no-tensorboard", "--out", str(out)]
+
+
+def _two_host_devices():
+    """A JAX subprocess's environment with two host CPU devices (added to the session's
+    XLA flags, not replacing them)."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    return subprocess_env(backend="jax", XLA_FLAGS=flags.strip())
+
 
 def _command(out, epochs=1):
-    command = [sys.executable, "-m", "keras_archs.cli", "train", "lenet5", "--epochs", str(epochs)]
-    return [*command, "--augment", "none", "--deterministic", "--no-tensorboard", "--out", str(out)]
+    return [sys.executable, "-m", "keras_archs.cli", *_args(out, epochs)]
 
 
 def _history(out):
@@ -23,12 +39,12 @@ def _history(out):
         return list(csv.DictReader(f))
 
 
-def _first_epoch_loss(tmp_path, name, *flags, env=None):
+def _first_epoch_loss(tmp_path, name, *flags):
     out = tmp_path / name
     command = _command(out)
     proc = subprocess.run(
         [*command, *flags],
-        env={**subprocess_env(), **(env or {})},
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -39,8 +55,9 @@ def _first_epoch_loss(tmp_path, name, *flags, env=None):
 
 def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path):
     """The same global batch of 32 on one replica and split 2 x 16 over two logical CPU
-    devices: the same first-epoch loss (each a MirroredStrategy, so that the input
-    pipeline is built the same way)."""
+    devices: the same first-epoch loss over 3 steps (each a MirroredStrategy, so that the
+    input pipeline is built the same way). Two processes: TensorFlow fixes its logical
+    devices when it starts."""
     one, _ = _first_epoch_loss(tmp_path, "one", "--strategy", "mirrored", "--cpu-devices", "1")
     two, printed = _first_epoch_loss(
         tmp_path, "two", "--strategy", "mirrored", "--cpu-devices", "2"
@@ -49,11 +66,30 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path):
     assert two == pytest.approx(one, rel=1e-3)
 
 
+# Both runs of one command line in one process: JAX's host devices do not change
+# between them, and the second start-up would cost more than both trainings.
+_TWO_COMMANDS = """
+import json, sys
+from keras_archs.cli import main
+for argv in json.loads(sys.argv[1]):
+    assert main(argv) == 0
+"""
+
+
 def test_jax_data_parallel_over_two_host_devices_matches_one_device(tmp_path):
-    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    one, _ = _first_epoch_loss(tmp_path, "one", env=env)
-    two, printed = _first_epoch_loss(tmp_path, "two", "--strategy", "data_parallel", env=env)
-    assert "data_parallel over 2 replicas" in printed
+    """One device, then data_parallel over 2 host devices: the same first-epoch loss."""
+    argvs = [_args(tmp_path / "one"), [*_args(tmp_path / "two"), "--strategy", "data_parallel"]]
+    proc = subprocess.run(
+        [sys.executable, "-c", _TWO_COMMANDS, json.dumps(argvs)],
+        env=_two_host_devices(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = (float(_history(tmp_path / n)[0]["loss"]) for n in ("one", "two"))
+    assert "devices: one device; batch 32" in proc.stdout
+    assert "data_parallel over 2 replicas" in proc.stdout
     assert two == pytest.approx(one, rel=1e-3)
 
 
@@ -68,8 +104,8 @@ def _free_ports(count):
 
 
 def test_multiworker_two_processes_on_localhost_train_as_one(tmp_path):
-    """Two processes joined by TF_CONFIG (JAX, one host device each) train two epochs as
-    one data-parallel run: the chief alone writes the run folder, with one history of
+    """Two processes joined by TF_CONFIG (JAX, one host device each) train two epochs of
+    3 steps as one data-parallel run: the chief alone writes the run folder, with one history of
     epochs 0 and 1 whose training losses are those of one process at the same global
     batch; the other process leaves no files behind."""
     workers = [f"localhost:{port}" for port in _free_ports(2)]
@@ -117,40 +153,42 @@ def test_multiworker_two_processes_on_localhost_train_as_one(tmp_path):
         assert float(joint["loss"]) == pytest.approx(float(single["loss"]), rel=1e-3)
 
 
+# Both runs in one process (JAX compiles each anew either way; a second start-up would
+# cost more than a run). A one-block GPT of width 16 on windows of 16 bytes from two
+# files: the split is the same layout at any size.
 _MODEL_PARALLEL_RUN = """
 import sys
 from keras_archs.training import train
-result = train("gpt_mini", strategy=sys.argv[1], epochs=1, steps_per_epoch=5,
-               data_kwargs={"sequence_length": 64, "max_files": 40},
-               tensorboard=False, out=sys.argv[2], verbose=0)
-kernel = [w for w in result.model.weights if "feedforward_intermediate_dense/kernel" in w.path]
-print("SPEC", getattr(kernel[0].value.sharding, "spec", None))
-print("LOSS", result.history["loss"][0])
+for strategy in ("none", "model_parallel"):
+    result = train("gpt_mini", strategy=strategy, epochs=1, steps_per_epoch=3, batch_size=4,
+                   data_kwargs={"sequence_length": 16, "max_files": 2},
+                   model_kwargs={"num_layers": 1, "num_heads": 2, "hidden_dim": 16,
+                                 "intermediate_dim": 32},
+                   tensorboard=False, out=sys.argv[1] + "/" + strategy, verbose=0)
+    kernel = [w for w in result.model.weights
+              if "feedforward_intermediate_dense/kernel" in w.path]
+    print(strategy, "SPEC", getattr(kernel[0].value.sharding, "spec", None))
+    print(strategy, "LOSS", result.history["loss"][0])
 """
 
 
 def test_jax_model_parallel_splits_gpt_weights_and_keeps_the_loss(tmp_path):
-    """gpt_mini with its kernels split over 2 host devices (keras-hub's layout): the
-    feed-forward kernel is sharded along the model axis, and 5 steps give the loss of
-    one device."""
-    env = {
-        **subprocess_env(),
-        "KERAS_BACKEND": "jax",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-    }
-    printed = {}
-    for strategy in ("none", "model_parallel"):
-        proc = subprocess.run(
-            [sys.executable, "-c", _MODEL_PARALLEL_RUN, strategy, str(tmp_path / strategy)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        printed[strategy] = dict(
-            line.split(" ", 1) for line in proc.stdout.splitlines() if line[:4] in ("SPEC", "LOSS")
-        )
+    """A tiny gpt_mini with its kernels split over 2 host devices (keras-hub's layout):
+    the feed-forward kernel is sharded along the model axis, and 3 steps give the loss
+    of one device."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MODEL_PARALLEL_RUN, str(tmp_path)],
+        env=_two_host_devices(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = {"none": {}, "model_parallel": {}}
+    for line in proc.stdout.splitlines():
+        words = line.split(" ", 2)
+        if len(words) == 3 and words[0] in printed and words[1] in ("SPEC", "LOSS"):
+            printed[words[0]][words[1]] = words[2]
     assert printed["model_parallel"]["SPEC"] in (
         "P('batch', 'model')",
         "PartitionSpec('batch', 'model')",

@@ -35,30 +35,58 @@ def _rows(out):
         return 0
 
 
+# Five steps an epoch: resuming must still restore the weights, the optimizer, the
+# schedule and the data order of an unfinished epoch, at any epoch length.
+_RUN = ("--epochs", "6", "--steps-per-epoch", "5", "--deterministic")
+# The killed run waits inside epoch 3, after its second step, so that SIGKILL lands
+# there however fast or slow the machine is (short epochs could otherwise all finish
+# between two looks at history.csv).
+_KILLED = """
+import sys, time
+import keras
+from keras_archs.training import train
+
+class WaitInEpoch3(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 3 and batch == 1:
+            open(sys.argv[2], "w").close()
+            time.sleep(600)
+
+train("lenet5", epochs=6, steps_per_epoch=5, deterministic=True, out=sys.argv[1],
+      callbacks=[WaitInEpoch3()])
+"""
+
+
 def test_sigkill_in_epoch_3_then_resume_repeats_the_uninterrupted_run(tmp_path):
-    """`keras-archs train lenet5 --epochs 6 --deterministic`, killed with SIGKILL once
-    epoch 2 is in history.csv (so inside epoch 3), then `--resume`: every epoch once, a
-    loadable best model, and the history of an uninterrupted run to 1e-4."""
+    """`train("lenet5", epochs=6, steps_per_epoch=5, deterministic=True)` killed with
+    SIGKILL inside epoch 3, then `keras-archs train --resume`: every epoch once, a
+    loadable best model, and the history of an uninterrupted
+    `keras-archs train lenet5 --epochs 6 --steps-per-epoch 5 --deterministic` to 1e-4."""
     env = subprocess_env()
     whole, cut = str(tmp_path / "whole"), str(tmp_path / "cut")
+    waiting = tmp_path / "waiting"
     uninterrupted = subprocess.Popen(
-        _command("--epochs", "6", "--deterministic", "--out", whole),
+        _command(*_RUN, "--out", whole),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     killed = subprocess.Popen(
-        _command("--epochs", "6", "--deterministic", "--out", cut),
+        [sys.executable, "-c", _KILLED, cut, str(waiting)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 300
-    while _rows(cut) < 3 and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    while not waiting.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    assert 3 <= _rows(cut) < 6, "the run was not killed part way"
+    assert waiting.exists(), killed.stderr.read()[-3000:]
+    assert _rows(cut) == 3, "the run was not killed in epoch 3"
     assert not os.path.exists(os.path.join(cut, "model.keras"))
     proc = subprocess.run(
         _command("--resume", "--out", cut), env=env, capture_output=True, text=True, timeout=300
