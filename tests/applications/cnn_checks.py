@@ -26,24 +26,34 @@ def check_feature_pyramid(name, expected_layers, size=64, expected_sizes=None):
     return model
 
 
-def memorises(model, input_shape, jit_compile, preprocess, steps=12, learning_rate=1e-3):
+def memorises(model, input_shape, jit_compile, preprocess, steps=12, optimizer=None):
     """Fits one fixed batch of 8 preprocessed random images (4 classes) for `steps` steps;
     returns (first loss, last loss).
 
-    The families' tests run each model in one compile mode: XLA for one model of the
-    families that have two (ResNet-18, Inception v1, MobileNetV2) and for VGG-16,
-    graph mode (the CPU policy's choice) for the others. Both modes compile the same
-    Keras layers, and each costs tens of seconds per deep model on the 2-core CI
-    machine, so running every model in both doubled that time for little more cover.
+    The cost on the 2-core CI machine is the TensorFlow trace and compilation of the
+    training step, not the steps, so the check keeps that small:
+
+    - One compile mode per model. XLA for ResNet-18 only, the cheapest deep model to
+      compile with it; graph mode (the CPU policy's choice: it never uses XLA on
+      TensorFlow) for the others. The JAX backend checks already compile every family's
+      training step with XLA, and an XLA compile of a deep CNN costs tens of seconds
+      here (MobileNet's depthwise convolutions also step 13x slower under it).
+    - Plain SGD (learning rate 0.01) unless `optimizer` is given: Adam traces about ten
+      operations and creates two slot variables per weight, which was half of the
+      trace of a model with hundreds of weights (MobileNetV2: 24 s with Adam, 11 s with
+      SGD). VGG, which has no normalisation, passes its own optimizer.
+    - The optimizer's variables are created before `fit`: created inside the first
+      call of the training function, they make TensorFlow trace it twice.
     """
     rng = np.random.default_rng(0)
     x = preprocess(rng.uniform(0, 255, (8, *input_shape)).astype("float32"))
     y = np.arange(8) % 4
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizer or keras.optimizers.SGD(0.01),
         loss="sparse_categorical_crossentropy",
         jit_compile=jit_compile,
     )
+    model.optimizer.build(model.trainable_variables)
     history = model.fit(x, y, batch_size=8, epochs=steps, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert all(np.isfinite(losses))

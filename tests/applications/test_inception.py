@@ -217,12 +217,12 @@ def test_preprocessing_is_keras_applications_tf_mode():
 @pytest.mark.slow
 # One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
 @pytest.mark.parametrize(
-    "builder,size,module,jit_compile",
-    [(InceptionV1, 32, inception_v1, True), (InceptionV3, 75, inception_v3, False)],
-    ids=["inception_v1-xla", "inception_v3-graph"],
+    "builder,size,module,jit_compile,steps",
+    [(InceptionV1, 32, inception_v1, False, 10), (InceptionV3, 75, inception_v3, False, 8)],
+    ids=["inception_v1-graph", "inception_v3-graph"],
 )
-def test_memorises_a_batch(builder, size, module, jit_compile):
+def test_memorises_a_batch(builder, size, module, jit_compile, steps):
     keras.utils.set_random_seed(0)
     model = builder(weights=None, input_shape=(size, size, 3), classes=4)
-    first, last = memorises(model, (size, size, 3), jit_compile, module.preprocess_input, 8)
+    first, last = memorises(model, (size, size, 3), jit_compile, module.preprocess_input, steps)
     assert last < 0.5 * first, (first, last)

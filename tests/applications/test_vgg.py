@@ -83,10 +83,13 @@ def test_preprocess_and_decode_are_keras_applications():
 
 @pytest.mark.slow
 # One compile mode per model (see tests/applications/cnn_checks.py `memorises`).
-@pytest.mark.parametrize("jit_compile", [True])
+@pytest.mark.parametrize("jit_compile", [False])
 def test_vgg16_memorises_a_batch(jit_compile):
     keras.utils.set_random_seed(0)
     model = VGG16(weights=None, input_shape=(32, 32, 3), classes=4)
-    # VGG has no normalisation: a small learning rate on caffe-scaled pixels.
-    first, last = memorises(model, (32, 32, 3), jit_compile, vgg.preprocess_input, 12, 1e-4)
+    # VGG has no normalisation: Adam with a small learning rate on caffe-scaled pixels
+    # (3e-4 and 1e-3 left its ReLUs dead after one step, SGD at 1e-3 barely moved).
+    # With 32 weights, Adam adds little to the trace.
+    adam = keras.optimizers.Adam(1e-4)
+    first, last = memorises(model, (32, 32, 3), jit_compile, vgg.preprocess_input, 12, adam)
     assert last < 0.7 * first, (first, last)

@@ -97,6 +97,6 @@ def test_preprocess_is_keras_applications():
 def test_xception_memorises_a_batch(jit_compile):
     keras.utils.set_random_seed(0)
     model = Xception(weights=None, input_shape=(71, 71, 3), classes=4)
-    first, last = memorises(model, (71, 71, 3), jit_compile, xception.preprocess_input)
+    first, last = memorises(model, (71, 71, 3), jit_compile, xception.preprocess_input, 6)
     assert last < 0.5 * first, (first, last)
     keras.backend.clear_session()
