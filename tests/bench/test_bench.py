@@ -2,36 +2,34 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
+from keras_archs import cli
 from keras_archs.bench.anchors import build_anchor
 from keras_archs.bench.flops import count_flops
 from keras_archs.bench.measure import FIELDS, bench, check_bench
 from keras_archs.registry import get_spec
-from tests.utils import subprocess_env
 
 
-def _cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "keras_archs.cli", "bench", *args],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
+def _cli(capsys, *args):
+    """`keras-archs bench ARGS` in this process: its exit status, stdout and stderr. A
+    subprocess would import TensorFlow again for each call."""
+    capsys.readouterr()
+    status = cli.main(["bench", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_cli_json_and_timm_csv_for_a_model_without_anchor(tmp_path):
+def test_cli_json_and_timm_csv_for_a_model_without_anchor(tmp_path, capsys):
     out = tmp_path / "bench.csv"
-    proc = _cli("lenet5", "--json", "--steps", "3", "--rounds", "2", "--csv", str(out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    status, stdout, stderr = _cli(
+        capsys, "lenet5", "--json", "--steps", "3", "--rounds", "2", "--csv", str(out)
+    )
+    assert status == 0, stderr[-3000:]
     # No other library has LeNet-5: said, and keras_archs is still measured.
-    assert "no anchor for 'lenet5'" in proc.stderr
-    (row,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert "no anchor for 'lenet5'" in stderr
+    (row,) = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert list(row) == list(FIELDS)
     assert row["model"] == "lenet5" and row["mode"] == "train" and row["unit"] == "images/s"
     assert row["batch_size"] == 32 and row["input_size"] == 32
@@ -46,16 +44,18 @@ def test_cli_json_and_timm_csv_for_a_model_without_anchor(tmp_path):
     assert {"train_samples_per_sec", "train_step_time", "train_batch_size"} <= set(header)
     assert float(values[header.index("train_samples_per_sec")]) == row["throughput"]
     # An existing file is never overwritten without the flag.
-    again = _cli("lenet5", "--steps", "1", "--rounds", "1", "--csv", str(out))
-    assert again.returncode == 2
-    assert "already exists; pass --overwrite" in again.stderr.strip().splitlines()[-1]
+    status, _, stderr = _cli(capsys, "lenet5", "--steps", "1", "--rounds", "1", "--csv", str(out))
+    assert status == 2
+    assert "already exists; pass --overwrite" in stderr.strip().splitlines()[-1]
 
 
 def test_keras_applications_anchor_is_the_same_network_timed_in_turn():
     # The anchor computes what keras_archs computes: same FLOPs, same parameters.
-    ours = get_spec("resnet50").build(input_shape=(64, 64, 3), classes=1000)
-    anchor = build_anchor("resnet50", input_shape=(64, 64, 3))
-    assert count_flops(anchor) == count_flops(ours)
+    # At the size timed below, so that the count serves the GFLOP/s check too.
+    ours = get_spec("resnet50").build(input_shape=(32, 32, 3), classes=1000)
+    anchor = build_anchor("resnet50", input_shape=(32, 32, 3))
+    per_image = count_flops(ours)
+    assert count_flops(anchor) == per_image
     assert anchor.count_params() == ours.count_params()
     rows = bench("resnet50", mode="infer", input_size=32, batch_size=2, steps=2, rounds=2)
     labels = [r["contender"] for r in rows]
@@ -67,7 +67,6 @@ def test_keras_applications_anchor_is_the_same_network_timed_in_turn():
     assert rows[1]["precision"] == rows[2]["precision"] == "float32"
     # One network: every contender's GFLOP/s is the same per-image FLOPs times its
     # images/s (the report rounds GFLOP/s to two decimals, hence the absolute margin).
-    per_image = count_flops(get_spec("resnet50").build(input_shape=(32, 32, 3), classes=1000))
     for row in rows:
         assert row["gflops_per_s"] == pytest.approx(per_image * row["throughput"] / 1e9, abs=6e-3)
 
