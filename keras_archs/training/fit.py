@@ -757,6 +757,9 @@ def _compiled(spec, config, bundle, recipe, loss, metrics, steps):
         weighted_metrics=bundle.weighted_metrics,
         jit_compile=config["jit_compile"],
     )
+    # The optimizer's variables now, on the run's devices: created inside the first call
+    # of the training function, they make TensorFlow trace that function twice.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
