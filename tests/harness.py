@@ -26,6 +26,7 @@ import json
 import math
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -349,23 +350,30 @@ def run_layer_test(
 
     model = keras.Model(symbolic, symbolic_out)
     outputs = to_numpy_tree(model(input_data, training=False))
+    # A folder of the caller's, or one of ours that is removed again (every layer test
+    # used to leave one in the temporary folder).
+    owned = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="keras_archs_layer_")
-    stem = os.path.join(str(workdir), cls.__name__)
-    item = {
-        "name": cls.__name__,
-        "path": stem + ".keras",
-        "inputs": stem + "_in.npz",
-        "outputs": stem + "_out.npz",
-    }
-    model.save(item["path"])
-    if fresh_process:
-        save_inputs(item["inputs"], arrays)
-        reloaded = reload_in_fresh_process([item])[item["name"]]
-        # The runner hands back one array, a list or a dict, as the model returned.
-        diff = max_abs_diff(outputs, reloaded)
-    else:
-        loaded = keras.saving.load_model(item["path"], safe_mode=True)
-        diff = max_abs_diff(outputs, to_numpy_tree(loaded(input_data, training=False)))
+    try:
+        stem = os.path.join(str(workdir), cls.__name__)
+        item = {
+            "name": cls.__name__,
+            "path": stem + ".keras",
+            "inputs": stem + "_in.npz",
+            "outputs": stem + "_out.npz",
+        }
+        model.save(item["path"])
+        if fresh_process:
+            save_inputs(item["inputs"], arrays)
+            reloaded = reload_in_fresh_process([item])[item["name"]]
+            # The runner hands back one array, a list or a dict, as the model returned.
+            diff = max_abs_diff(outputs, reloaded)
+        else:
+            loaded = keras.saving.load_model(item["path"], safe_mode=True)
+            diff = max_abs_diff(outputs, to_numpy_tree(loaded(input_data, training=False)))
+    finally:
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
     assert diff <= atol, f".keras round trip changed the outputs by {diff}"
     if run_training_check and model.trainable_weights:
         loss, moved = train_one_step(model, input_data)
