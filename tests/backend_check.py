@@ -234,7 +234,7 @@ def _check_model(name, workdir, train, forward=True):
     import numpy as np
 
     from keras_archs.registry import get_spec
-    from tests.utils import example_inputs, max_abs_diff, train_one_step
+    from tests.utils import example_inputs, max_abs_diff, output_spec, train_one_step
 
     spec = get_spec(name)
     keras.utils.set_random_seed(0)
@@ -249,8 +249,7 @@ def _check_model(name, workdir, train, forward=True):
         result["shapes"] = [list(a.shape) for a in leaves]
     else:
         # The output shapes Keras infers for this batch, without running the model.
-        symbolic = keras.tree.map_structure(lambda a: keras.KerasTensor(a.shape, a.dtype), x)
-        spec_out = model.compute_output_spec(symbolic)
+        spec_out = output_spec(model, x)
         result["output_finite"] = True  # nothing was computed
         result["shapes"] = [list(t.shape) for t in keras.tree.flatten(spec_out)]
     path = os.path.join(workdir, f"{name}.{keras.backend.backend()}.keras")

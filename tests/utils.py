@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,31 @@ def run_python(code, backend=None, timeout=900, **env):
             f"subprocess failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
         )
     return proc.stdout
+
+
+_CLI_COMMANDS = """
+import json, sys
+from keras_archs.cli import main
+for argv in json.loads(sys.argv[1]):
+    print("=== NEXT COMMAND ===", flush=True)
+    assert main(argv) == 0, argv
+"""
+
+
+def run_cli_commands(*argvs, env, timeout=600):
+    """Runs `keras-archs ARGV` for each argv in turn in one fresh interpreter (a start-up
+    of TensorFlow, torch and Keras costs more than a tiny run); returns each command's
+    stdout, raising with stderr when one fails."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _CLI_COMMANDS, json.dumps([[str(a) for a in v] for v in argvs])],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"commands failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stdout.split("=== NEXT COMMAND ===\n")[1:]
 
 
 def example_inputs(model, batch_size=2, seed=0, int_high=10, length=None):
@@ -100,7 +126,7 @@ def max_abs_diff(a, b):
     )
 
 
-def _output_spec(model, inputs):
+def output_spec(model, inputs):
     """The output shapes of `model` on `inputs`, inferred without running it: an eager call
     costs JAX a compilation per operation (15 s for GoogLeNet on the 2-core CPU)."""
     if isinstance(inputs, dict) and not isinstance(model.input, dict):
@@ -116,7 +142,7 @@ def _output_spec(model, inputs):
 
 def train_one_step(model, inputs, seed=0, run_eagerly=False, jit_compile="auto"):
     """One `train_on_batch` on random targets (MSE); returns (loss, fraction of weights moved)."""
-    outputs = _output_spec(model, inputs)
+    outputs = output_spec(model, inputs)
     rng = np.random.default_rng(seed)
 
     def target(o):

@@ -19,7 +19,7 @@ import pytest
 
 from keras_archs.cli import main
 from keras_archs.nas import SearchConfig, read_log
-from tests.utils import subprocess_env
+from tests.utils import run_cli_commands, subprocess_env
 
 TINY = [
     "--children", "4", "--batch", "2", "--budget-steps", "3", "--input-size", "8",
@@ -32,24 +32,9 @@ def _command(out, *extra):
     return [sys.executable, "-m", "keras_archs.cli", *_search(out, *extra)]
 
 
-# Several command lines in one process, each one's output after a marker line: a
-# start-up (torch, Keras, the package) costs more than a run of these sizes.
-_COMMANDS = """
-import json, sys
-from keras_archs.cli import main
-for argv in json.loads(sys.argv[1]):
-    print("=== NEXT COMMAND ===", flush=True)
-    assert main(argv) == 0, argv
-"""
-
-
 def _run(*argvs):
-    proc = subprocess.run(
-        [sys.executable, "-c", _COMMANDS, json.dumps([[str(a) for a in v] for v in argvs])],
-        capture_output=True, text=True, timeout=600, env=subprocess_env("torch"),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout.split("=== NEXT COMMAND ===\n")[1:]
+    # The resumed search, the Ray search and the training share one interpreter.
+    return run_cli_commands(*argvs, env=subprocess_env("torch"))
 
 
 def _search(out, *extra):

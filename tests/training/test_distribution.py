@@ -11,7 +11,7 @@ import pytest
 
 from keras_archs.training import resolve_config
 from keras_archs.training.distribution import read_cluster
-from tests.utils import subprocess_env
+from tests.utils import run_cli_commands, subprocess_env
 
 # Three steps an epoch: the second and third steps' losses follow the first updates, so
 # a wrong gradient over the replicas shows in the epoch's mean loss; more steps would
@@ -66,30 +66,15 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path):
     assert two == pytest.approx(one, rel=1e-3)
 
 
-# Both runs of one command line in one process: JAX's host devices do not change
-# between them, and the second start-up would cost more than both trainings.
-_TWO_COMMANDS = """
-import json, sys
-from keras_archs.cli import main
-for argv in json.loads(sys.argv[1]):
-    assert main(argv) == 0
-"""
-
-
 def test_jax_data_parallel_over_two_host_devices_matches_one_device(tmp_path):
     """One device, then data_parallel over 2 host devices: the same first-epoch loss."""
+    # Both runs in one interpreter: JAX's host devices do not change between them, and
+    # a second start-up would cost more than both trainings.
     argvs = [_args(tmp_path / "one"), [*_args(tmp_path / "two"), "--strategy", "data_parallel"]]
-    proc = subprocess.run(
-        [sys.executable, "-c", _TWO_COMMANDS, json.dumps(argvs)],
-        env=_two_host_devices(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = "".join(run_cli_commands(*argvs, env=_two_host_devices(), timeout=300))
     one, two = (float(_history(tmp_path / n)[0]["loss"]) for n in ("one", "two"))
-    assert "devices: one device; batch 32" in proc.stdout
-    assert "data_parallel over 2 replicas" in proc.stdout
+    assert "devices: one device; batch 32" in printed
+    assert "data_parallel over 2 replicas" in printed
     assert two == pytest.approx(one, rel=1e-3)
 
 
