@@ -8,7 +8,7 @@ import pytest
 from keras_archs import cli
 from keras_archs.applications import Seq2Seq
 from keras_archs.applications.seq2seq import greedy_decode
-from tests.utils import load_module
+from tests.utils import SHARED_CPU_SLACK, load_module
 
 START, END, PAD = 1, 2, 0
 
@@ -148,11 +148,15 @@ def _recipe():
 @pytest.mark.slow
 @pytest.mark.parametrize("attention", [None, "bahdanau"])
 def test_learns_three_digit_addition(attention):
-    # The recipe is `train("seq2seq", ...)` stopped at 0.95 held-out exact match.
-    result = _recipe().run(attention=attention, max_epochs=12, verbose=0)
+    """The recipe (`train("seq2seq", ...)` stopped at a held-out exact match) cut short at
+    0.6: measured 0.68 (no attention) and 0.73 (Bahdanau) after 3 epochs, against 0.0075
+    and 0.011 after the first. Its own target of 0.95 takes 6 epochs each
+    (`python applications/seq2seq_addition.py`: 0.9575 and 0.953)."""
+    result = _recipe().run(attention=attention, target=0.6, max_epochs=5, verbose=0)
     print(
         f"seq2seq attention={attention}: held-out exact match {result['exact_match']:.4f} "
         f"after {result['steps']} steps ({result['seconds']:.0f} s)"
     )
-    assert result["exact_match"] >= 0.95
-    assert result["seconds"] < 300
+    assert result["exact_match"] >= 0.6
+    assert result["epochs"] <= 4, result["epochs"]
+    assert result["seconds"] < 150 * SHARED_CPU_SLACK
