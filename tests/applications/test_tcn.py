@@ -262,16 +262,20 @@ def _recipe(name):
 
 
 @pytest.mark.slow
-def test_adding_problem_T200_reaches_mse_below_001():
-    # The recipe is `train("tcn", ...)` in epochs of 100 steps, stopped at MSE 0.01.
-    result = _recipe("tcn_adding_problem").run(T=200, max_steps=3_000, verbose=0)
+def test_adding_problem_T100_reaches_mse_below_001():
+    """The recipe (`train("tcn", ...)` in epochs of 100 steps, stopped at MSE 0.01) on
+    sequences of 100 steps: measured MSE 0.0084 after 1,100 steps (43 s), against 0.161
+    for the mean predictor. The recipe's default T=200 (`python
+    applications/tcn_adding_problem.py`) needs 1,400 longer steps for the same bar."""
+    result = _recipe("tcn_adding_problem").run(T=100, max_steps=3_000, verbose=0)
     print(
-        f"TCN adding problem T=200: MSE {result['mse']:.5f} after {result['steps']} steps, "
+        f"TCN adding problem T=100: MSE {result['mse']:.5f} after {result['steps']} steps, "
         f"{result['seconds']:.0f} s (mean predictor {result['baseline_mse']:.3f})"
     )
+    assert result["receptive_field"] >= 100
     assert result["baseline_mse"] > 0.15
     assert result["mse"] < 0.01
-    assert result["seconds"] < 300 * SHARED_CPU_SLACK
+    assert result["seconds"] < 150 * SHARED_CPU_SLACK
 
 
 def test_keras_archs_train_tcn_on_task_options(tmp_path, capsys):
