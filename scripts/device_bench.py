@@ -125,9 +125,9 @@ def plan(smoke=False):
     CPU runs in seconds."""
     if smoke:
         # XLA's compilation is most of a smoke run, and it grows with the layers, not
-        # with the sizes: ResNet-18 takes ResNet-50's code path (the same constructor
-        # and arguments) in 22 s of measurements where ResNet-50 took 37 s on a 2-core
-        # CPU. Two rounds still make a median; the batches are the smallest that differ
+        # with the sizes: ResNet-18, built by the same family builder and measured by
+        # the same code, takes 22 s of measurements where ResNet-50 took 37 s on a
+        # 2-core CPU. Two rounds still make a median; the batches are the smallest that differ
         # from the latency batch of 1.
         image, text = ("resnet18", 32, 2), ("gpt_mini", 64, 2)
         steps = {"train": 1, "infer": 1}
