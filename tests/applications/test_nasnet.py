@@ -149,9 +149,16 @@ def test_bad_input(kwargs, match, recorded_downloads):  # noqa: F811
 
 
 def test_nasnet_mobile_builds_no_slower_than_keras_applications():
-    # The least of three alternating builds each: process time still moves by 20% between
-    # builds on a loaded machine, and only upward.
-    theirs, ours = construction_seconds("NASNetMobile", repeats=3)
+    # The least of alternating builds each, in CPU time of this process. On a loaded
+    # machine that time still moves by 20% to 30% between builds, and only upward (TF's
+    # waiting threads spin): a slower builder stays slower in every round, a noisy round
+    # does not, so up to two more rounds are measured before it counts as slower.
+    theirs, ours = construction_seconds("NASNetMobile", repeats=2)
+    for _ in range(2):
+        if ours <= 1.2 * theirs:
+            break
+        more = construction_seconds("NASNetMobile", repeats=1)
+        theirs, ours = min(theirs, more[0]), min(ours, more[1])
     print(f"NASNetMobile construction: keras.applications {theirs:.2f}s, ours {ours:.2f}s")
     assert ours <= 1.2 * theirs, (theirs, ours)
 
