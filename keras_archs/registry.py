@@ -51,6 +51,11 @@ class ModelSpec:
         preprocessing: how pixels in [0, 255] are prepared for this model, one of
             `PREPROCESSING_MODES` (keras.applications' `preprocess_input` modes, "scale"
             for [0, 1], None for non-image models); the export reads it.
+        same_blocks_as: the registered model this one repeats with more blocks: the same
+            builder, the same kinds of blocks, only other counts per stage (ResNet-101 of
+            ResNet-50, DenseNet-201 of DenseNet-121); None otherwise. The generic tests
+            run the checks of a builder's code paths (layouts, input sizes, the other
+            backends) on that model and the per-size checks on this one.
         model_names: fnmatch patterns of the names the builder gives its models where
             that name depends on the arguments (MobileNet's "mobilenet_0.25_128", as in
             keras.applications); by default the builder's default `name`.
@@ -75,6 +80,7 @@ class ModelSpec:
     weights: dict | None = None
     preprocessing: str | None = None
     model_names: tuple = ()
+    same_blocks_as: str | None = None
 
     @property
     def idea(self) -> str:
@@ -106,6 +112,7 @@ class ModelSpec:
             "feature_layers": dict(self.feature_layers),
             "preprocessing": self.preprocessing,
             "imagenet_weights": self.weights is not None,
+            "same_blocks_as": self.same_blocks_as,
         }
 
 
@@ -137,6 +144,7 @@ def register_model(
     weights: dict | None = None,
     preprocessing: str | None = None,
     model_names: tuple = (),
+    same_blocks_as: str | None = None,
 ):
     """Registers a builder under `name`. Use as a decorator, or pass `builder=`.
 
@@ -153,6 +161,14 @@ def register_model(
     if preprocessing not in PREPROCESSING_MODES:
         raise ValueError(
             f"Unknown preprocessing={preprocessing!r}; expected one of {PREPROCESSING_MODES}."
+        )
+
+    if same_blocks_as is not None and (
+        same_blocks_as not in _REGISTRY or _REGISTRY[same_blocks_as].family != family
+    ):
+        raise ValueError(
+            f"same_blocks_as={same_blocks_as!r} must name a model of family {family!r} "
+            "registered before this one."
         )
 
     def decorator(fn):
@@ -178,6 +194,7 @@ def register_model(
             weights=dict(weights) if weights else None,
             preprocessing=preprocessing,
             model_names=tuple(model_names),
+            same_blocks_as=same_blocks_as,
         )
         for alias in aliases:
             _ALIASES[alias] = name

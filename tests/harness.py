@@ -8,6 +8,8 @@ the harness runs every generic check on it.
   step moves the weights; the `.keras` file reloads in another interpreter
   (safe_mode=True, no custom_objects) with identical outputs; that reloaded model
   exports a SavedModel, which plain TensorFlow serves with keras_archs blocked, to 1e-5.
+  A size registered as repeating a smaller size's blocks (`same_blocks_as`) is made of
+  the same kinds of layers as that size (`layer_kinds`).
 - `run_layer_test(cls, init_kwargs, input_data, expected_output_shape)`: builds and
   calls a layer, round-trips its config and a `.keras` file of a model around it.
 - `reload_in_fresh_process(items)`, `runner(backend)`: the other interpreters.
@@ -190,6 +192,18 @@ def assert_outputs_match_declared(model, outputs, batch_size):
 # ------------------------------------------------------------------------ models
 
 
+def layer_kinds(model):
+    """The kinds of layers `model` is made of: class, and for pooling and convolution
+    layers kernel size and strides (a bottleneck block's 1x1 convolutions are another
+    kind than a basic block's 3x3 ones), without counts or widths."""
+    kinds = set()
+    for layer in model._flatten_layers(include_self=False):
+        config = layer.get_config()
+        shape = [config.get(key) for key in ("kernel_size", "pool_size", "strides")]
+        kinds.add((type(layer).__name__, *(tuple(v) if isinstance(v, list) else v for v in shape)))
+    return kinds
+
+
 def run_builder_test(name, workdir, *, export=True, batch_size=2):
     """Every generic check of registered model `name`, on one build (see the docstring
     of this module). `workdir`: a folder for the files (pytest's `tmp_path`)."""
@@ -202,6 +216,12 @@ def run_builder_test(name, workdir, *, export=True, batch_size=2):
     x = example_inputs(model, batch_size=batch_size)
     y = to_numpy_tree(model(x, training=False))
     assert_outputs_match_declared(model, y, batch_size)
+    if spec.same_blocks_as:
+        # The other tests check this size's code paths on that smaller size.
+        smaller = get_spec(spec.same_blocks_as)
+        assert smaller.family == spec.family and smaller.test_kwargs == spec.test_kwargs
+        assert smaller.reference_params < spec.reference_params
+        assert layer_kinds(model) == layer_kinds(smaller.build(**smaller.test_kwargs))
 
     item = {
         "name": name,

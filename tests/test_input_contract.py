@@ -6,7 +6,8 @@ channel count and any size, `input_tensor`, `pooling`, `classes`,
 `classifier_activation`, clear errors for bad input, and `channels_first`: the same
 parameters and, with the same weights, the same outputs on transposed inputs.
 Inputs are the registry's small test size (`test_kwargs`), so each check builds the
-network at its cheapest.
+network at its cheapest; the checks that build networks run once per builder code path
+(a size that only repeats a smaller size's blocks, `same_blocks_as`, runs that one's).
 """
 
 import inspect
@@ -25,6 +26,10 @@ IMAGE_MODELS = [
 # Each family's smallest image model: the checks of the builders' shared beginning and
 # ending run on these.
 SMALLEST = [name for name in IMAGE_MODELS if name in set(family_representatives())]
+# The image models whose builder code paths differ: a size registered as repeating a
+# smaller size's blocks (`same_blocks_as`: ResNet-152 of ResNet-50) runs the same code with
+# other block counts, so its layouts are checked on that smaller size.
+DISTINCT = [name for name in IMAGE_MODELS if get_spec(name).same_blocks_as is None]
 
 
 def _size(name):
@@ -74,7 +79,7 @@ def _assert_same_on_transposed(last, first, x, transpose_output):
     return expected
 
 
-@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("name", DISTINCT)
 def test_channels_first_with_top(name, tmp_path):
     """Under the global channels_first setting: same count, same class scores (a Flatten
     top must see the channels_last order); for each family's smallest model, the
@@ -111,7 +116,7 @@ def test_builder_takes_data_format(name):
 
 # The `data_format` argument's path (a Permute at each feature output) is the image
 # builders' shared ending; each family's smallest model runs it (the global-setting path
-# above runs every model).
+# above runs every distinct model).
 @pytest.mark.parametrize("name", SMALLEST)
 def test_channels_first_feature_maps(name):
     """`data_format="channels_first"` without the top: the last feature map comes out
@@ -138,10 +143,10 @@ def _assert_any_size(model, size, channels):
     assert len(widths) == 1 and np.isfinite(keras.ops.convert_to_numpy(y)).all()
 
 
-@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("name", DISTINCT)
 def test_input_tensor_any_size_four_channels_max_pooling(name):
-    """One build per model: no top, a given `input_tensor` of free height and width with
-    four channels, max pooling; it runs at two sizes."""
+    """One build per builder code path: no top, a given `input_tensor` of free height and
+    width with four channels, max pooling; it runs at two sizes."""
     size, _ = _size(name)
     tensor = keras.Input((None, None, 4), name="given")
     model = get_spec(name).build(input_tensor=tensor, include_top=False, pooling="max")
@@ -153,7 +158,7 @@ def test_input_tensor_any_size_four_channels_max_pooling(name):
 
 # The `input_shape` path and average pooling are the image builders' shared beginning and
 # ending; each family's smallest model runs them (the `input_tensor` path above runs every
-# model at any size).
+# distinct model at any size).
 @pytest.mark.parametrize("name", SMALLEST)
 def test_no_top_any_size_one_channel_avg_pooling(name):
     size, _ = _size(name)

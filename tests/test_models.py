@@ -13,7 +13,9 @@ Each check is its own test, parametrized by model, so that pytest-xdist spreads 
 - `test_other_backend` (marker `backend`): under JAX and torch, each family's smallest
   model runs forward, reloads from `.keras` with the same outputs and trains one
   float32 step (and on torch one mixed_bfloat16 step); the larger sizes build and
-  reload with the same weights on one of them (torch where it is installed).
+  reload with the same weights on one of them (torch where it is installed), except
+  those registered as repeating a smaller size's blocks (`same_blocks_as`: ResNet-152
+  of ResNet-50), whose layers and code paths that smaller size runs there.
 
 keras.applications' input contract of the image models is in tests/test_input_contract.py.
 """
@@ -104,9 +106,12 @@ def test_mixed_precision_step(name):
 # 17 s on the 2-core CPU; the 32 larger-size checks cost JAX 353 s of one CI run against
 # torch's 191 s), while the layers it is made of already run under JAX in the family's
 # smallest model or in the custom-layer cases (tests/layers/cases.py).
+# A size registered as repeating a smaller size's blocks (`same_blocks_as`) differs from
+# it only in block counts, which the TensorFlow checks above build at every size.
 OTHER_BACKEND_CASES = [
     (name, backend)
     for name in MODELS
+    if get_spec(name).same_blocks_as is None
     for backend in (BACKENDS if name in REPRESENTATIVES else BACKENDS[-1:])
 ]
 

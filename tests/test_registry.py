@@ -72,6 +72,21 @@ def test_registering_twice_is_an_error():
             task="dancing",
             builder=lambda: None,
         )
+    # A size that repeats another's blocks names a registered model of its own family.
+    for other in ("resnet_9000", "vgg16"):
+        with pytest.raises(ValueError, match=f"same_blocks_as={other!r} must name a model"):
+            registry.register_model(
+                "new_resnet",
+                family="resnet",
+                paper="x",
+                year=1,
+                default_input_shape=(1,),
+                min_input_size=1,
+                task="image_classification",
+                builder=lambda: None,
+                same_blocks_as=other,
+            )
+    assert "new_resnet" not in registry.list_models()
 
 
 def test_readme_model_table_is_fresh():

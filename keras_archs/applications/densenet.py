@@ -220,6 +220,8 @@ def DenseNet(
 
 
 def _register(name, reference_params):
+    # The other sizes repeat the smallest one's blocks, more of them per stage.
+    same_blocks_as = None if name == "densenet121" else "densenet121"
     return register_model(
         name,
         family="densenet",
@@ -232,6 +234,7 @@ def _register(name, reference_params):
         test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
         feature_layers=FEATURE_LAYERS,
         weights=WEIGHTS[name],
+        same_blocks_as=same_blocks_as,
         preprocessing="torch",
     )
 

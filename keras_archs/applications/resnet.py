@@ -280,8 +280,14 @@ _V1_PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition,
 _V2_PAPER = "He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV"
 
 
+# The deeper sizes repeat a smaller size's blocks: basic blocks from ResNet-18,
+# bottleneck blocks from ResNet-50.
+_SAME_BLOCKS_AS = {34: 18, 101: 50, 152: 50}
+
+
 def _register(name, depth, version, reference_params, params_kind="total"):
     key = f"resnet{depth}{'v2' if version == 2 else ''}"
+    same = _SAME_BLOCKS_AS.get(depth)
     return register_model(
         name,
         family="resnet" if version == 1 else "resnet_v2",
@@ -296,6 +302,7 @@ def _register(name, depth, version, reference_params, params_kind="total"):
         feature_layers=feature_layers(depth, version),
         weights=WEIGHTS.get(key),
         preprocessing="caffe" if version == 1 else "tf",
+        same_blocks_as=same and f"resnet{same}{'_v2' if version == 2 else ''}",
     )
 
 

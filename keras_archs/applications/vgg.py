@@ -107,6 +107,8 @@ def _vgg(variant, *, weights, name, **args):
 
 
 def _register(name, reference_params):
+    # The other sizes repeat the smallest one's blocks, more of them per stage.
+    same_blocks_as = None if name == "vgg16" else "vgg16"
     return register_model(
         name,
         family="vgg",
@@ -120,6 +122,7 @@ def _register(name, reference_params):
         test_kwargs={"input_shape": (32, 32, 3), "classes": 10},
         feature_layers=FEATURE_LAYERS,
         weights=WEIGHTS[name],
+        same_blocks_as=same_blocks_as,
         preprocessing="caffe",
     )
 
