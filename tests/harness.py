@@ -251,6 +251,27 @@ def run_builder_test(name, workdir, *, export=True, batch_size=2):
         check_serving([result["export"]])
 
 
+def check_run_folder(out, workdir):
+    """A `train` run folder `out`: every file it should hold, and its `model.keras`
+    reloads in a fresh interpreter with the outputs it has here."""
+    from keras_archs.training.fit import RUN_FOLDER
+
+    out, workdir = str(out), str(workdir)
+    assert sorted(os.listdir(out)) == sorted(RUN_FOLDER)
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    x = example_inputs(model, batch_size=2, length=5)
+    expected = to_numpy_tree(model(x, training=False))
+    item = {
+        "name": "run",
+        "path": os.path.join(out, "model.keras"),
+        "inputs": os.path.join(workdir, "run_inputs.npz"),
+        "outputs": os.path.join(workdir, "run_outputs.npz"),
+    }
+    save_inputs(item["inputs"], x)
+    got = reload_in_fresh_process([item])["run"]
+    assert max_abs_diff(expected, got) <= 1e-6
+
+
 def check_serving(exports):
     """Serves each export with plain TensorFlow in a process where keras_archs cannot be
     imported (TensorFlow Serving's situation); outputs equal the eager model's to 1e-5."""

@@ -19,6 +19,7 @@ from keras_archs.applications.bert import (
 from keras_archs.convert import from_keras_hub
 from keras_archs.data import DatasetUnavailableError, datasets
 from keras_archs.data import bert as bert_data
+from tests.harness import check_run_folder
 from tests.utils import SHARED_CPU_SLACK
 
 SMALL = dict(
@@ -334,6 +335,8 @@ def test_keras_archs_train_bert_tiny_learns_python_stdlib(tmp_path):
     assert reached["nsp_accuracy"] > 0.54, reached
     # Half the default run's 300 s budget for a quarter of its steps (loaded machines).
     assert reached["train_seconds"] < 150 * SHARED_CPU_SLACK, reached
+    # The run folder, as every `keras-archs train` writes it (tests/training/test_fit.py).
+    check_run_folder(tmp_path / "run", tmp_path)
 
 
 def _sentiment_texts(n, seed):

@@ -10,6 +10,7 @@ from keras_archs.applications.transformer import (
     Transformer,
     greedy_decode,
 )
+from tests.harness import check_run_folder
 from tests.utils import SHARED_CPU_SLACK
 
 TINY = dict(
@@ -189,3 +190,5 @@ def test_keras_archs_train_transformer_learns_addition_in_two_epochs(tmp_path):
     assert result.seconds < 150 * SHARED_CPU_SLACK
     with open(tmp_path / "run" / "history.csv") as f:
         assert "val_exact_match" in f.readline()
+    # The run folder, as every `keras-archs train` writes it (tests/training/test_fit.py).
+    check_run_folder(tmp_path / "run", tmp_path)
