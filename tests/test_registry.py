@@ -49,41 +49,32 @@ def test_model_info_fields():
     assert "feature maps grows" in info["idea"]
 
 
+def _register(name, **overrides):
+    """Registers a placeholder model `name`; `overrides` replace its fields."""
+    fields = dict(
+        family="x",
+        paper="x",
+        year=1,
+        default_input_shape=(1,),
+        min_input_size=1,
+        task="sequence",
+        builder=lambda: None,
+    )
+    registry.register_model(name, **{**fields, **overrides})
+
+
 def test_registering_twice_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
-        registry.register_model(
-            "lenet5",
-            family="x",
-            paper="x",
-            year=1,
-            default_input_shape=(1,),
-            min_input_size=1,
-            task="sequence",
-            builder=lambda: None,
-        )
+        _register("lenet5")
     with pytest.raises(ValueError, match="task"):
-        registry.register_model(
-            "new_model",
-            family="x",
-            paper="x",
-            year=1,
-            default_input_shape=(1,),
-            min_input_size=1,
-            task="dancing",
-            builder=lambda: None,
-        )
+        _register("new_model", task="dancing")
     # A size that repeats another's blocks names a registered model of its own family.
     for other in ("resnet_9000", "vgg16"):
         with pytest.raises(ValueError, match=f"same_blocks_as={other!r} must name a model"):
-            registry.register_model(
+            _register(
                 "new_resnet",
                 family="resnet",
-                paper="x",
-                year=1,
-                default_input_shape=(1,),
-                min_input_size=1,
                 task="image_classification",
-                builder=lambda: None,
                 same_blocks_as=other,
             )
     assert "new_resnet" not in registry.list_models()
