@@ -1,12 +1,13 @@
 """Writes docs/benchmarks.md and docs/benchmarks.png from a `scripts/bench.py` run.
 
     python scripts/bench.py --models resnet50 mobilenet --modes train infer --out bench.jsonl
-    python scripts/benchmarks_doc.py bench.jsonl [--out docs]
+    python scripts/benchmarks_doc.py bench.jsonl [--out docs] [--device docs/device_bench.jsonl]
 
 The page states the machine (CPU model and flags, library versions) and, per model and
 mode, the throughput of keras_archs under its policy, of keras_archs at the anchor's
 settings, of the anchor, the ratios and the fraction of the machine's measured peak; the
-chart shows the ratios to the anchor and the peak fractions.
+chart shows the ratios to the anchor and the peak fractions. `--device` adds a section
+for a GPU from the JSON lines of `scripts/device_bench.sh` (the GPU named in its rows).
 """
 
 import argparse
@@ -79,6 +80,42 @@ def render(rows):
     return "\n".join(lines)
 
 
+DEVICE_HEADER = """## GPU: {devices}
+
+Generated from `{source}`, the JSON lines of `scripts/device_bench.sh` (Keras' JAX and
+PyTorch backends, no TensorFlow; synthetic batches resident on the GPU; everything under
+`mixed_bfloat16` with `jit_compile=True`: XLA under JAX, `torch.compile` under PyTorch).
+Throughput is the median of the timed rounds; MFU is the model's FLOPs per second
+(`count_flops`, 3x the forward for training) over the chip's dense bfloat16 datasheet
+peak. "compile" is the first two steps' time beyond two steady steps. Rows that did not
+fit the run's time budget say so.
+"""
+
+
+def render_device(rows, source):
+    """The GPU section: one table row per device_bench measurement or skipped case."""
+    devices = sorted({r["device"] for r in rows})
+    lines = [DEVICE_HEADER.format(devices=", ".join(devices), source=source)]
+    lines.append(
+        "| backend | model | mode | batch | input | throughput | unit | step ms | compile s "
+        "| TFLOP/s | MFU | notes |"
+    )
+    lines.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        if r["skipped"]:
+            measured = f"skipped: {r['skipped']} | {r['unit']} | - | - | - | -"
+        else:
+            measured = (
+                f"{r['throughput']:,.0f} | {r['unit']} | {r['step_ms']:.1f} | "
+                f"{r['compile_s']:.1f} | {r['tflops']:.0f} | {_fmt(r['mfu'], '{:.1%}')}"
+            )
+        lines.append(
+            f"| {r['backend']} | {r['model']} | {r['mode']} | {r['batch_size']} | "
+            f"{r['input']} | {measured} | {r['notes'] or ''} |"
+        )
+    return "\n".join(lines)
+
+
 def chart(rows, path):
     import matplotlib
 
@@ -111,14 +148,26 @@ def main(argv=None):
     parser.add_argument("jsonl", help="the file scripts/bench.py wrote")
     parser.add_argument("--out", default="docs", help="folder for benchmarks.md and .png")
     parser.add_argument("--note", default="", help="a paragraph to add under the table")
+    parser.add_argument(
+        "--device", metavar="JSONL", help="scripts/device_bench.sh's rows, for a GPU section"
+    )
+    parser.add_argument("--device-note", default="", help="a paragraph under the GPU table")
     args = parser.parse_args(argv)
     with open(args.jsonl) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     if not rows:
         parser.error(f"{args.jsonl!r} holds no measurements")
     os.makedirs(args.out, exist_ok=True)
+    text = render(rows) + (f"\n{args.note}\n" if args.note else "")
+    if args.device:
+        with open(args.device) as f:
+            device_rows = [json.loads(line) for line in f if line.strip()]
+        if not device_rows:
+            parser.error(f"{args.device!r} holds no measurements")
+        text += "\n" + render_device(device_rows, args.device)
+        text += f"\n\n{args.device_note}\n" if args.device_note else "\n"
     with open(os.path.join(args.out, "benchmarks.md"), "w") as f:
-        f.write(render(rows) + (f"\n{args.note}\n" if args.note else ""))
+        f.write(text)
     chart(rows, os.path.join(args.out, "benchmarks.png"))
     print(f"wrote {args.out}/benchmarks.md and benchmarks.png from {len(rows)} measurements")
     return 0

@@ -132,12 +132,16 @@ _PRECISION_RULES = [
     _PrecisionRule("alexnet", "tensorflow", "cpu", "", "float32",
                    "scripts/bench_policy.py alexnet --steps 10 (2-core CPU, 63x63x1, batch 32): "
                    "mixed_bfloat16 1.00x the steps/s of float32 graph mode"),
-    # GPUs: the tensor cores' published throughput, not yet measured here (no GPU in the
-    # sessions so far). Keras 3 scales the loss by itself under mixed_float16 (compile
-    # wraps the optimizer in a LossScaleOptimizer); bfloat16 needs no loss scaling.
+    # GPUs: the tensor cores' published throughput; bfloat16 has been measured on one H200
+    # (no float32 run to compare it with yet). Keras 3 scales the loss by itself under
+    # mixed_float16 (compile wraps the optimizer in a LossScaleOptimizer); bfloat16 needs
+    # no loss scaling.
     _PrecisionRule("*", "*", "gpu", "bf16", "mixed_bfloat16",
-                   "GPU of compute capability >= 8.0, not yet measured here: bfloat16 runs on "
-                   "the tensor cores at float16's rate without loss scaling"),
+                   "GPU of compute capability >= 8.0: bfloat16 runs on the tensor cores at "
+                   "float16's rate without loss scaling; scripts/device_bench.sh on an NVIDIA "
+                   "H200 under JAX, mixed_bfloat16: ResNet50 training 5,302 images/s (batch "
+                   "256, 224x224, 12.4% of the bf16 peak), GPT-2 small 316,590 tokens/s (batch "
+                   "32, context 1,024, 27.4%); float32 not yet measured there"),
     _PrecisionRule("*", "*", "gpu", "fp16", "mixed_float16",
                    "GPU of compute capability 7.x (no bfloat16 tensor cores), not yet measured "
                    "here: float16 tensor cores, loss scaled by Keras automatically"),

@@ -57,6 +57,8 @@ def test_smoke_run_writes_every_field_with_positive_throughputs(tmp_path):
         assert row["throughput"] > 0 and row["step_ms"] > 0 and row["compile_s"] >= 0
         assert row["tflops"] > 0 and row["flops_source"] in ("count_flops", "published")
         assert row["unit"] == ("tokens/s" if row["model"] == "gpt_mini" else "images/s")
+        # The text model is measured without dropout, and its rows say so.
+        assert row["notes"] == ("dropout 0" if row["model"] == "gpt_mini" else None)
         # A CPU has no datasheet peak here, so no MFU.
         assert row["device"] == "cpu" and row["mfu"] is None
     # Tokens per second count the whole context of every sequence.
@@ -83,6 +85,25 @@ def test_peak_is_read_from_the_device_name():
     assert device_bench.peak_tflops("Tesla T4") is None
 
 
+def test_only_selects_cases_and_replaces_their_batch_size():
+    device_bench = _load_script()
+    cases = device_bench.plan()
+    assert device_bench.select(cases, None) == cases
+    chosen = device_bench.select(cases, ["gpt2:train:16", "gpt2:train:64", "resnet50:infer"])
+    # The plan's order; a batch size replaces the plan's (the latency batch of 1 is kept
+    # only where no batch size is given).
+    assert [(c.model, c.mode, c.batch_size) for c in chosen] == [
+        ("gpt2", "train", 16),
+        ("gpt2", "train", 64),
+        ("resnet50", "infer", 256),
+        ("resnet50", "infer", 1),
+    ]
+    assert chosen[0].size == 1024 and chosen[0].steps == cases[1].steps
+    for wrong in ("vgg16:train", "gpt2", "gpt2:train:0", "gpt2:train:x", "gpt2:train:8:1"):
+        with pytest.raises(ValueError, match=f"--only got '{wrong}'.*gpt2:infer"):
+            device_bench.select(cases, [wrong])
+
+
 def test_a_spent_budget_skips_every_measurement_with_a_line(tmp_path):
     out = tmp_path / "device_bench.jsonl"
     script = os.path.join(REPO, "scripts", "device_bench.py")
@@ -96,3 +117,35 @@ def test_a_spent_budget_skips_every_measurement_with_a_line(tmp_path):
     assert len(rows) == len(_load_script().plan(smoke=True))
     assert all("budget" in row["skipped"] and row["throughput"] is None for row in rows)
     assert proc.stdout.count("SKIPPED") == len(rows)
+
+
+def test_benchmarks_page_gets_a_gpu_section_from_the_device_rows(tmp_path):
+    device_bench = _load_script()
+    doc = load_module("scripts/benchmarks_doc.py")
+    case = device_bench.plan()[0]
+    measured = {key: None for key in device_bench.FIELDS}
+    measured.update(
+        model=case.model,
+        mode=case.mode,
+        backend="jax",
+        batch_size=case.batch_size,
+        input=case.size,
+        unit="images/s",
+        throughput=5301.61,
+        step_ms=48.287,
+        compile_s=20.95,
+        tflops=122.7,
+        mfu=0.1241,
+        device="NVIDIA H200",
+    )
+    skipped = dict(measured, backend="torch", throughput=None, skipped="the budget ran out")
+    text = doc.render_device([measured, skipped], "docs/device_bench.jsonl")
+    assert text.startswith("## GPU: NVIDIA H200")
+    rows = [
+        line for line in text.splitlines() if line.startswith("| jax") or line.startswith("| torch")
+    ]
+    assert rows == [
+        "| jax | resnet50 | train | 256 | 224 | 5,302 | images/s | 48.3 | 20.9 | 123 | 12.4% |  |",
+        "| torch | resnet50 | train | 256 | 224 | skipped: the budget ran out | images/s | - | - "
+        "| - | - |  |",
+    ]
