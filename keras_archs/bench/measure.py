@@ -7,6 +7,9 @@ median: on these virtual machines a round runs either at full speed or slowed to
 level by the host (five ResNet50 training steps took 3.7 s or 5.11 s, nothing between,
 for three copies of one model), so the median reports whichever level came up most
 often. `round_spread` (slowest over fastest round, minus 1) shows how much they moved.
+Nor the median of each round's ratio between neighbouring turns: a slowed round lasts
+about the same time whatever runs in it (0.626 to 0.629 s for eight rounds of three
+different contenders, two ResNet50 training steps at 64x64), so slowed pairs read 1.0x.
 
 - Throughput: examples/s for images (tokens/s for text) of `steps` training steps
   (`model.fit` on a resident synthetic batch, the way the training path runs) or
