@@ -12,11 +12,11 @@ warm-up steps, then `--steps` timed steps of `train_on_batch` on one resident sy
 batch, the bench's setting); the lines that start inside the timed window are summed by
 primitive and propagation kind and set against the window's wall time. What oneDNN does
 not run (BatchNormalization, which Keras 3 computes from element-wise TensorFlow ops,
-the casts of mixed precision, the optimizer's updates) is the remainder. TensorFlow runs independent ops at once on
-its inter-op threads, so primitives can overlap and the remainder is a lower bound (it
-went negative for ResNet50 in float32, whose convolutions overlapped most). The convolution
-rows are also split by output feature-map side, which shows where the small late stages
-stand.
+the casts of mixed precision, the optimizer's updates) is the remainder. TensorFlow runs
+independent ops at once on its inter-op threads, so primitives can overlap and the
+remainder is a lower bound (it went negative for ResNet50 in float32, whose convolutions
+overlapped most). The convolution rows are also split by output feature-map side, which
+shows where the small late stages stand.
 """
 
 import argparse
