@@ -121,7 +121,11 @@ _PRECISION_RULES = [
                    "--precision mixed_bfloat16: 25.6 vs 21.7 images/s in float32, 1.18x (and "
                    "1.21x keras.applications.ResNet50 at Keras' defaults; fastest of 5 "
                    "alternating rounds, 2-core Intel(R) Xeon(R) Processor, amx_bf16, "
-                   "2026-12-03); resnet18 64x64 batch 16: 1.00x (2.28 vs 2.29 steps/s)"),
+                   "2026-12-03); resnet18 64x64 batch 16: 1.00x (2.28 vs 2.29 steps/s); "
+                   "2-core AMD EPYC with avx512_bf16 and no AMX, 2026-12-04, keras-archs bench "
+                   "resnet50 --against auto --batch-size 16 --rounds 5: 1.32x "
+                   "keras.applications.ResNet50 at 128x128 (20.3 vs 15.3 images/s) and 1.73x "
+                   "at 224x224 (7.8 vs 4.5)"),
     _PrecisionRule("densenet", "tensorflow", "cpu", "", "float32",
                    f"densenet121 64x64 batch 16: mixed_bfloat16 0.99x float32 (0.87 vs 0.88 "
                    f"steps/s, 5 alternating rounds; {_MEASURED_ON})"),
