@@ -297,9 +297,7 @@ class Bench:
             optimizer = keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         else:
-            shape = (case.size, case.size, 3)
-            if keras.config.image_data_format() == "channels_first":
-                shape = shape[::-1]
+            shape = self._image_shape(case)
             model = create_model(case.model, weights=None, input_shape=shape, classes=1000)
             optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
             loss = keras.losses.SparseCategoricalCrossentropy()
@@ -338,9 +336,7 @@ class Bench:
             x = {"token_ids": tokens, "padding_mask": np.ones_like(tokens)}
             y = tokens
         else:
-            shape = (case.size, case.size, 3)
-            if self.keras.config.image_data_format() == "channels_first":
-                shape = shape[::-1]
+            shape = self._image_shape(case)
             x = rng.standard_normal((case.batch_size, *shape), dtype="float32")
             y = rng.integers(0, 1000, case.batch_size, dtype="int32")
         tree = self.keras.tree
@@ -409,8 +405,15 @@ class Bench:
             "skipped": None,
         }
 
+    def _image_shape(self, case):
+        """One image's shape in Keras' image data format."""
+        if self.keras.config.image_data_format() == "channels_first":
+            return (3, case.size, case.size)
+        return (case.size, case.size, 3)
+
     def _settings(self, case):
-        """The model settings a row was measured at, where they differ from the defaults."""
+        """What a row's model was built with that its fields do not say: the text model's
+        dropout, and the image data format where it is not Keras' default."""
         if case.text:
             return f"dropout {self.dropout:g}"
         data_format = self.keras.config.image_data_format()
