@@ -84,7 +84,8 @@ DEVICE_HEADER = """## GPU: {devices}
 
 Generated from `{source}`, the JSON lines of `scripts/device_bench.sh` (Keras' JAX and
 PyTorch backends, no TensorFlow; synthetic batches resident on the GPU; everything under
-`mixed_bfloat16` with `jit_compile=True`: XLA under JAX, `torch.compile` under PyTorch).
+`mixed_bfloat16` with `jit_compile=True`, XLA under JAX and `torch.compile` under
+PyTorch, except in rows that say "eager").
 Throughput is the median of the timed rounds; MFU is the model's FLOPs per second
 (`count_flops`, 3x the forward for training) over the chip's dense bfloat16 datasheet
 peak. "compile" is the first two steps' time beyond two steady steps. Rows that did not

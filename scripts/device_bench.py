@@ -12,7 +12,8 @@ prediction calls on such a machine, against the chip's datasheet peak.
 
 What is measured, on synthetic data (no dataset, no TensorFlow), everything under the
 `mixed_bfloat16` dtype policy and `jit_compile=True` (XLA under JAX, `torch.compile`
-under PyTorch):
+under PyTorch; `--no-jit` measures PyTorch's eager mode instead, whose rows say
+"eager"):
 
 - ResNet50 (224x224x3, 1,000 classes): training at batch 256 (SGD with momentum, sparse
   categorical cross-entropy), images/s; prediction at batch 256 and 1.
@@ -246,7 +247,7 @@ def print_table(rows, title="device_bench"):
         for cells in [list(columns), *lines]:
             print("  ".join(cells))
         return
-    table = Table(title=f"{title} ({PRECISION}, jit_compile=True)")
+    table = Table(title=f"{title} ({PRECISION})")
     for c in columns:
         table.add_column(c, justify="right" if c not in ("model", "mode", "unit") else "left")
     for cells in lines:
@@ -263,11 +264,12 @@ def _tflops(row):
 class Bench:
     """Builds each model once, under the dtype policy, and measures the cases."""
 
-    def __init__(self, dropout=0.0, image_data_format=None):
+    def __init__(self, dropout=0.0, image_data_format=None, jit_compile=True):
         import keras
 
         self.keras = keras
         self.dropout = dropout
+        self.jit_compile = jit_compile
         if image_data_format:
             keras.config.set_image_data_format(image_data_format)
         self.backend = keras.backend.backend()
@@ -301,12 +303,12 @@ class Bench:
             model = create_model(case.model, weights=None, input_shape=shape, classes=1000)
             optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
             loss = keras.losses.SparseCategoricalCrossentropy()
-        model.compile(optimizer=optimizer, loss=loss, jit_compile=True)
+        model.compile(optimizer=optimizer, loss=loss, jit_compile=self.jit_compile)
         forward = model
         if case.text:
             argmax = keras.ops.argmax(model.output, axis=-1)
             forward = keras.Model(model.input, argmax, name=f"{model.name}_next_tokens")
-            forward.compile(jit_compile=True)
+            forward.compile(jit_compile=self.jit_compile)
         self.flops[key] = self._forward_flops(case, model)
         self.models[key] = (model, forward)
         return model, forward
@@ -382,6 +384,8 @@ class Bench:
             self.sync(model)
             times.append(time.perf_counter() - start)
         seconds = statistics.median(times) / case.steps
+        # What torch.compile made of the step; nothing to say of an eager one.
+        compiled = _graph_break_note(self.backend, breaks) if self.jit_compile else None
         per_step = case.batch_size * (case.size if case.text else 1)
         throughput = per_step / seconds
         flops, source = self.flops[(case.model, case.size)]
@@ -398,10 +402,7 @@ class Bench:
             "tflops": float(f"{achieved / 1e12:.4g}"),
             "flops_source": source,
             "placement": _placement(self.backend, y),
-            "notes": "; ".join(
-                n for n in (self._settings(case), _graph_break_note(self.backend, breaks)) if n
-            )
-            or None,
+            "notes": "; ".join(filter(None, (self._settings(case), compiled))) or None,
             "skipped": None,
         }
 
@@ -412,12 +413,16 @@ class Bench:
         return (case.size, case.size, 3)
 
     def _settings(self, case):
-        """What a row's model was built with that its fields do not say: the text model's
-        dropout, and the image data format where it is not Keras' default."""
+        """What a row was measured with that its fields do not say: the text model's
+        dropout, the image data format where it is not Keras' default, and eager mode."""
+        notes = []
         if case.text:
-            return f"dropout {self.dropout:g}"
-        data_format = self.keras.config.image_data_format()
-        return None if data_format == "channels_last" else data_format
+            notes.append(f"dropout {self.dropout:g}")
+        elif self.keras.config.image_data_format() != "channels_last":
+            notes.append(self.keras.config.image_data_format())
+        if not self.jit_compile:
+            notes.append("eager")
+        return "; ".join(notes) or None
 
     def skipped(self, case, reason):
         return {**self._case(case), "skipped": reason}
@@ -530,7 +535,7 @@ def run(args):
     deadline = time.monotonic() + args.budget_seconds
     recorder = Recorder(args.json)
     cases = select(plan(args.smoke), args.only)
-    bench = Bench(dropout=args.dropout, image_data_format=args.image_data_format)
+    bench = Bench(args.dropout, args.image_data_format, jit_compile=not args.no_jit)
     print(
         f"backend {bench.backend} on {bench.device} (peak "
         f"{bench.peak or 'unknown'} TFLOP/s bf16); {_versions()}; Python "
@@ -620,6 +625,12 @@ def parse_args(argv=None):
         choices=("channels_last", "channels_first"),
         default=None,
         help="Keras' image data format for the image model (default: Keras' own)",
+    )
+    parser.add_argument(
+        "--no-jit",
+        action="store_true",
+        help="compile with jit_compile=False: PyTorch's eager mode (under JAX every op "
+        "would then run alone)",
     )
     parser.add_argument("--backend", choices=("jax", "torch"), help="default: $KERAS_BACKEND")
     parser.add_argument("--report", metavar="PATH", help="print the table of a JSON-lines file")

@@ -21,7 +21,10 @@
 # compilation holds it past its own deadline. It prints everything, ends with one table
 # of both backends, and leaves under $OUT: device_bench.jsonl (one JSON line a
 # measurement), jax.log, torch.log and nvidia-smi.txt. DEVICE_BENCH_ARGS adds arguments
-# to device_bench.py (DEVICE_BENCH_ARGS=--smoke runs the whole script on a CPU).
+# to device_bench.py (DEVICE_BENCH_ARGS=--smoke runs the whole script on a CPU), and
+# DEVICE_BENCH_JAX_ARGS and DEVICE_BENCH_TORCH_ARGS to one backend's run only: e.g.
+# DEVICE_BENCH_TORCH_ARGS="--only gpt2:train" where an earlier run has PyTorch's ResNet50
+# row but ran out of time compiling GPT-2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,10 +99,10 @@ json=$out/device_bench.jsonl
 rm -f "$json"
 nvidia-smi 2>&1 | tee "$out/nvidia-smi.txt"
 
-measure() {  # backend, budget in seconds
+measure() {  # backend, budget in seconds, that backend's own arguments
     echo "=== KERAS_BACKEND=$1, budget $2 s ==="
     KERAS_BACKEND=$1 timeout -k 10 $(($2 + 30)) \
-        python3 scripts/device_bench.py --json "$json" --budget-seconds "$2" $extra 2>&1 |
+        python3 scripts/device_bench.py --json "$json" --budget-seconds "$2" $extra $3 2>&1 |
         tee "$out/$1.log"
     local status=${PIPESTATUS[0]}
     if [[ $status -eq 124 || $status -eq 137 ]]; then
@@ -112,8 +115,8 @@ measure() {  # backend, budget in seconds
 total=${DEVICE_BENCH_SECONDS:-420}
 extra=${DEVICE_BENCH_ARGS:-}  # split into words on purpose: several arguments
 start=$SECONDS
-measure jax $((total * 2 / 5))
-measure torch $((total - (SECONDS - start)))  # whatever JAX left
+measure jax $((total * 2 / 5)) "${DEVICE_BENCH_JAX_ARGS:-}"
+measure torch $((total - (SECONDS - start))) "${DEVICE_BENCH_TORCH_ARGS:-}"  # what JAX left
 echo "=== both backends: $((SECONDS - start)) s ==="
 if [[ -s $json ]]; then
     python3 scripts/device_bench.py --report "$json"
