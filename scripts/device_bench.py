@@ -534,7 +534,7 @@ def run(args):
     """Measures every case of the plan under this process's backend; returns the rows."""
     deadline = time.monotonic() + args.budget_seconds
     recorder = Recorder(args.json)
-    cases = select(plan(args.smoke), args.only)
+    cases = args.cases
     bench = Bench(args.dropout, args.image_data_format, jit_compile=not args.no_jit)
     print(
         f"backend {bench.backend} on {bench.device} (peak "
@@ -638,10 +638,10 @@ def parse_args(argv=None):
     if args.min_seconds is None:
         args.min_seconds = 0.0 if args.smoke else 20.0
     try:
-        select(plan(args.smoke), args.only)
+        args.cases = select(plan(args.smoke), args.only)
     except ValueError as error:  # before Keras is imported: one line, exit status 2
         parser.error(str(error))
-    if args.dropout is not None and not 0 <= args.dropout < 1:
+    if not 0 <= args.dropout < 1:
         parser.error(f"--dropout got {args.dropout}; accepted: a rate in [0, 1)")
     return args
 
