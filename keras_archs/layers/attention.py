@@ -51,6 +51,24 @@ def combine_masks(
     return ops.broadcast_to(mask, (batch_size, query_length, key_length))
 
 
+def _skip_torch_flash_probe(attention):
+    """Lets PyTorch's own dispatcher choose the attention kernel of a Keras
+    MultiHeadAttention whose `flash_attention` is unset (None, here and globally).
+
+    Left unset, Keras decides per call under PyTorch by building torch's
+    `SDPAParams`, a C++ object that torch.compile (2.11) cannot trace: the compiled
+    graph breaks inside every attention layer, and the frames resumed after each
+    break are compiled again per layer until dynamo's recompile limit leaves the
+    deeper layers eager. False skips the probe and calls
+    `scaled_dot_product_attention` without restricting its kernels, so PyTorch still
+    picks the flash kernel wherever the inputs allow it. Keras' constructor reads a
+    False argument as unset (it ORs it with the global setting), so the choice is
+    written to the attribute its call reads.
+    """
+    if keras.backend.backend() == "torch" and attention._flash_attention is None:
+        attention._flash_attention = False
+
+
 class _AttentionBase(keras.layers.Layer):
     """Shared arguments and the wrapped `keras.layers.MultiHeadAttention` (`attention`)."""
 
@@ -111,6 +129,7 @@ class _AttentionBase(keras.layers.Layer):
             # MultiHeadAttention hands its dtype on to its query/key/value/output layers.
             dtype=sublayer_dtype(self, "attention", absolute=True),
         )
+        _skip_torch_flash_probe(self.attention)
         self.attention.build(query_shape, value_shape)
 
     def _output_shape(self, query_shape):

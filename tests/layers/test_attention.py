@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from tests.layers.helpers import (
     restore_seed_state,
     seed_state,
 )
+from tests.utils import run_python
 
 RNG = np.random.default_rng(0)
 B, T, D, H = 3, 7, 8, 2  # batch size != head count on purpose
@@ -169,6 +172,50 @@ def test_mixed_precision_train_step_is_finite(policy):
         assert np.isfinite(np_out(model(inputs))).all()
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def test_torch_attention_skips_keras_flash_probe():
+    # Under PyTorch, Keras' choice of attention kernel builds torch's SDPAParams, which
+    # torch.compile cannot trace (a graph break in every layer). The layer must leave
+    # the choice to torch's own dispatcher: building SDPAParams fails the run here, and
+    # the outputs still match the NumPy reference with and without masks.
+    out = run_python(
+        """
+        import json
+
+        import keras
+        import numpy as np
+        import torch.backends.cuda
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("Keras' flash-attention probe built SDPAParams")
+
+        torch.backends.cuda.SDPAParams = refuse
+        from keras_archs.layers import MultiHeadSelfAttention
+
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        padding = np.array([[1] * 5, [1] * 3 + [0] * 2], "int32")
+        layer = MultiHeadSelfAttention(2)
+        causal = layer(x, use_causal_mask=True)  # the native causal kernel, no mask
+        padded = layer(x, padding_mask=padding, use_causal_mask=True)
+        print(json.dumps({
+            "causal": keras.ops.convert_to_numpy(causal).tolist(),
+            "padded": keras.ops.convert_to_numpy(padded).tolist(),
+            "weights": [w.tolist() for w in layer.get_weights()],
+        }))
+        """,
+        backend="torch",
+    )
+    got = json.loads(out.strip().splitlines()[-1])
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    padding = np.array([[1] * 5, [1] * 3 + [0] * 2], "int32")
+    layer = MultiHeadSelfAttention(2)
+    layer.build(x.shape)
+    layer.set_weights([np.asarray(w, "float32") for w in got["weights"]])
+    tril = np.tril(np.ones((5, 5), bool))[None]
+    for key, mask in (("causal", tril), ("padded", tril & padding[:, None, :].astype(bool))):
+        ref = reference_attention(layer, x, x, np.broadcast_to(mask, (2, 5, 5)))
+        assert np.abs(np.asarray(got[key]) - ref).max() < 1e-5, key
 
 
 def test_symbolic_shapes_with_cache():
