@@ -28,6 +28,14 @@ def test_cpu_rows_cite_measurements():
     assert choose_policy("anything", backend="torch", device="gpu").jit_compile is False
 
 
+def test_torch_gpu_compiles_only_what_was_measured_faster_compiled():
+    gpt = choose_policy("gpt2", backend="torch", device="gpu")
+    assert gpt.jit_compile is True and "246k vs eager 113k" in gpt.reason
+    resnet = choose_policy("resnet50", backend="torch", device="gpu")
+    assert resnet.jit_compile is False and "eager 1,053" in resnet.reason
+    assert choose_policy("gpt2", backend="torch", device="cpu").jit_compile is False
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="device must be one of 'cpu', 'gpu'; got device='tpu'"):
         choose_policy("lenet5", backend="tensorflow", device="tpu")
