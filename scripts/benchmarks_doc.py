@@ -88,13 +88,19 @@ PyTorch backends, no TensorFlow; synthetic batches resident on the GPU; everythi
 PyTorch, except in rows that say "eager").
 Throughput is the median of the timed rounds; MFU is the model's FLOPs per second
 (`count_flops`, 3x the forward for training) over the chip's dense bfloat16 datasheet
-peak. "compile" is the first two steps' time beyond two steady steps. Rows that did not
-fit the run's time budget say so.
+peak. "compile" is the first two steps' time beyond two steady steps. A case that did not
+fit a run's time budget has a row only while no run has measured that backend, model and
+mode.
 """
 
 
 def render_device(rows, source):
-    """The GPU section: one table row per device_bench measurement or skipped case."""
+    """The GPU section: one table row per device_bench measurement, and per skipped case
+    that no row measured (at any batch size or setting) under the same backend."""
+    measured = {(r["backend"], r["model"], r["mode"]) for r in rows if not r["skipped"]}
+    rows = [
+        r for r in rows if not r["skipped"] or (r["backend"], r["model"], r["mode"]) not in measured
+    ]
     devices = sorted({r["device"] for r in rows})
     lines = [DEVICE_HEADER.format(devices=", ".join(devices), source=source)]
     lines.append(
