@@ -268,6 +268,7 @@ class _Builder:
     def __init__(self, bn):
         self.bn = bn  # BatchNormalization's momentum and epsilon
         self.name_map = {}
+        self.pads = {}
 
     def sep_block(self, x, filters, kernel_size, strides, block_id):
         """keras.applications' `_separable_conv_block`: two ReLU-SepConv-BN, the first strided."""
@@ -356,8 +357,12 @@ class _Builder:
                 keras.layers.MaxPooling2D if op.startswith("max") else keras.layers.AveragePooling2D
             )
             if strides == 2:  # NASNet-A's padding before its strided pools
-                x = keras.layers.ZeroPadding2D(_pad(x, k), name=f"{name}_pad")(x)
-                x = cls(k, strides=2, padding="valid", name=name)(x)
+                # Padded once per input and size, as keras.applications does: its
+                # Reduction cell's three strided pools read one padded copy of `h`.
+                key = (id(x), k)
+                if key not in self.pads:
+                    self.pads[key] = keras.layers.ZeroPadding2D(_pad(x, k), name=f"{name}_pad")(x)
+                x = cls(k, strides=2, padding="valid", name=name)(self.pads[key])
             else:
                 x = cls(k, strides=1, padding="same", name=name)(x)
             strides = 1
@@ -370,6 +375,7 @@ class _Builder:
         """One cell of `spec` (`check_cell_spec`'s form): "normal" keeps the size,
         "reduction" halves it. Returns the (output, stride) pairs (output, ip)."""
         (ip, ip_stride), (p, p_stride) = ip, (p if p is not None else (None, None))
+        self.pads = {}  # (id of a state, pool size) -> its padded copy, within this cell
         p = self.adjust(p, p_stride, ip, ip_stride, filters, block_id)
         h = keras.layers.Activation("relu", name=f"{kind}_relu_1_{block_id}")(ip)
         h = self._conv_bn(h, filters, f"{kind}_conv_1_{block_id}", f"{kind}_bn_1_{block_id}")

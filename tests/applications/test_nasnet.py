@@ -7,6 +7,7 @@ import pytest
 from keras.src.applications import nasnet as ka_nasnet
 
 from keras_archs.applications import NASNet, NASNetMobile, nasnet
+from keras_archs.bench import training_graph_ops
 from keras_archs.layers import DepthwiseSeparableConv2D
 from tests.applications.cnn_checks import (
     check_feature_pyramid,
@@ -44,6 +45,10 @@ def test_general_builder_matches_keras_applications_nasnet(skip_reduction, size,
     expected = keras.ops.convert_to_numpy(ref(x))
     assert np.abs(expected).max() > 1e-2
     assert np.abs(keras.ops.convert_to_numpy(ours(x)) - expected).max() < 1e-4
+    # The same work too: op for op the same training step (a strided pool's input is
+    # padded once per cell, however many pools read it).
+    y, loss = np.zeros(2, "int32"), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert training_graph_ops(ours, x, y, loss) == training_graph_ops(ref, x, y, loss)
     keras.backend.clear_session()
 
 
