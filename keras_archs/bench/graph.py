@@ -5,8 +5,9 @@ model from a slow one, so two implementations of one network are compared here b
 what they ask the machine to do, which does not move: `training_graph_ops` traces the
 forward pass, the loss and the gradients of one step with `tf.function` and counts the
 graph's operations by type (the bodies of functions called inside it included). Two
-models whose counts agree run the same kernels on the same shapes, and a count that
-grows shows where one does extra work (a cast, a transpose, a reshape per layer).
+builds of one architecture (same layers, same parameters) whose counts agree launch the
+same kernels, and a count that grows shows where one does extra work (a cast, a
+transpose, a reshape per layer).
 """
 
 from __future__ import annotations
