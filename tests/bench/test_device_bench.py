@@ -151,3 +151,12 @@ def test_benchmarks_page_gets_a_gpu_section_from_the_device_rows(tmp_path):
         "| torch | resnet50 | train | 256 | 224 | skipped: the budget ran out | images/s | - | - "
         "| - | - |  |",
     ]
+
+
+def test_shell_script_refuses_an_unknown_backend_before_installing_anything(tmp_path):
+    script = os.path.join(REPO, "scripts", "device_bench.sh")
+    env = subprocess_env(DEVICE_BENCH_BACKENDS="jax tensorflow", OUT=str(tmp_path))
+    proc = subprocess.run(["bash", script], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("DEVICE_BENCH_BACKENDS got 'tensorflow'; accepted: jax, torch")
+    assert list(tmp_path.iterdir()) == []  # nothing measured, nothing written
