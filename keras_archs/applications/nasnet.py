@@ -268,7 +268,6 @@ class _Builder:
     def __init__(self, bn):
         self.bn = bn  # BatchNormalization's momentum and epsilon
         self.name_map = {}
-        self.pads = {}
 
     def sep_block(self, x, filters, kernel_size, strides, block_id):
         """keras.applications' `_separable_conv_block`: two ReLU-SepConv-BN, the first strided."""

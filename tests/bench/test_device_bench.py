@@ -158,5 +158,5 @@ def test_shell_script_refuses_an_unknown_backend_before_installing_anything(tmp_
     env = subprocess_env(DEVICE_BENCH_BACKENDS="jax tensorflow", OUT=str(tmp_path))
     proc = subprocess.run(["bash", script], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("DEVICE_BENCH_BACKENDS got 'tensorflow'; accepted: jax, torch")
+    assert proc.stderr.strip() == "DEVICE_BENCH_BACKENDS got 'tensorflow'; accepted: jax, torch"
     assert list(tmp_path.iterdir()) == []  # nothing measured, nothing written
