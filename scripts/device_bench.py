@@ -293,6 +293,7 @@ class Bench:
             return self.models[key]
         keras = self.keras
         from keras_archs import create_model
+        from keras_archs.training import prime_gradients
 
         if case.text:
             model = create_model(case.model, sequence_length=case.size, dropout=self.dropout)
@@ -304,6 +305,9 @@ class Bench:
             optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
             loss = keras.losses.SparseCategoricalCrossentropy()
         model.compile(optimizer=optimizer, loss=loss, jit_compile=self.jit_compile)
+        # torch.compile would otherwise compile the training step a second time at the
+        # second step, once gradients exist (see prime_gradients).
+        prime_gradients(model)
         forward = model
         if case.text:
             argmax = keras.ops.argmax(model.output, axis=-1)

@@ -760,7 +760,31 @@ def _compiled(spec, config, bundle, recipe, loss, metrics, steps):
     # The optimizer's variables now, on the run's devices: created inside the first call
     # of the training function, they make TensorFlow trace that function twice.
     model.optimizer.build(model.trainable_variables)
+    prime_gradients(model)
     return model
+
+
+def prime_gradients(model) -> None:
+    """Gives every trainable variable of a compiled PyTorch-backed `model` a zero
+    gradient before its first training step, so that torch.compile compiles that step once.
+
+    Keras' PyTorch trainer clears the gradients with `torch.nn.Module.zero_grad()` inside
+    the compiled step, and the compiled code is guarded on whether each gradient exists:
+    none does at the first step and all do from the second on, so torch.compile traced
+    and compiled the whole step a second time (minutes for GPT-2 small on a GPU). The
+    zeros are cleared by that same `zero_grad()` before the first backward pass, so the
+    gradients and the training are unchanged. Does nothing on other backends or when the
+    model runs eagerly.
+    """
+    if keras.backend.backend() != "torch" or not getattr(model, "jit_compile", False):
+        return
+    import torch
+
+    with torch.no_grad():
+        for variable in model.trainable_variables:
+            value = variable.value
+            if value.grad is None:
+                value.grad = torch.zeros_like(value)
 
 
 def run_config(

@@ -12,6 +12,7 @@ from keras_archs import cli
 from keras_archs.training import resolve_config, train, train_from_config
 from keras_archs.training.fit import RUN_FOLDER
 from tests.harness import check_run_folder
+from tests.utils import run_python
 
 
 @pytest.mark.parametrize(
@@ -178,3 +179,35 @@ def test_a_short_run_writes_a_run_folder_that_reloads(name, tmp_path, capsys):
     args = ["train", name, "--epochs", "1", "--steps-per-epoch", "5", "--out", str(out)]
     assert cli.main(args) == 0, capsys.readouterr().err
     check_run_folder(out, tmp_path)
+
+
+def test_torch_compiles_the_training_step_once(tmp_path):
+    # Keras' PyTorch trainer clears gradients inside the compiled step, whose guards
+    # record whether each gradient exists: without one at the start, the second step
+    # compiled the whole step again. torch.compile's frame count must stay as the first
+    # step left it, and the run must really be compiled.
+    out = run_python(
+        f"""
+        import json
+
+        import keras
+        from torch._dynamo.utils import counters
+
+        from keras_archs.training import train
+
+        class Frames(keras.callbacks.Callback):
+            seen = []
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.seen.append(counters["frames"]["total"])
+
+        result = train("lenet5", out={str(tmp_path / "run")!r}, jit="on", epochs=1,
+                       steps_per_epoch=3, batch_size=8, callbacks=[Frames()], verbose=0,
+                       tensorboard=False)
+        print(json.dumps({{"frames": Frames.seen, "jit": result.jit_compile}}))
+        """,
+        backend="torch",
+    )
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["jit"] is True
+    assert got["frames"][0] > 0 and len(set(got["frames"])) == 1, got["frames"]
