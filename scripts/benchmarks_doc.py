@@ -3,10 +3,10 @@
     python scripts/bench.py --models resnet50 mobilenet --modes train infer --out bench.jsonl
     python scripts/benchmarks_doc.py bench.jsonl [--out docs] [--device docs/device_bench.jsonl]
 
-The page states the machine (CPU model and flags, library versions) and, per model and
-mode, the throughput of keras_archs under its policy, of keras_archs at the anchor's
-settings, of the anchor, the ratios and the fraction of the machine's measured peak; the
-chart shows the ratios to the anchor and the peak fractions. `--device` adds a section
+The page states each machine of the file (CPU model and flags, library versions) and,
+per model and mode, the throughput of keras_archs under its policy, of keras_archs at the
+anchor's settings, of the anchor, the ratios and the fraction of the machine's measured
+peak; the chart shows the ratios to the anchor and the peak fractions. `--device` adds a section
 for a GPU from the JSON lines of `scripts/device_bench.sh` (the GPU named in its rows).
 """
 
@@ -46,20 +46,26 @@ def _fmt(value, pattern="{:.1f}"):
     return "-" if value is None else pattern.format(value)
 
 
-def render(rows):
+def _machines(rows):
+    """The rows split by machine, in the order the machines first appear: one file may
+    hold the runs of several machines (the CPU model and flags change from day to day)."""
+    found = {}
+    for row in rows:
+        found.setdefault(json.dumps(row["machine"], sort_keys=True), []).append(row)
+    return list(found.values())
+
+
+def _table(rows):
     about = rows[0]["machine"]
-    lines = [HEADER]
-    lines.append(
+    lines = [
         f"Machine: {about['cpu']} ({about['cores']} cores; flags: "
         f"{', '.join(about['flags']) or 'none of the bfloat16 or AVX-512 ones'}); "
         + ", ".join(f"{k} {v}" for k, v in about["versions"].items())
-        + f", Python {about['python']}; backend {rows[0]['backend']}.\n"
-    )
-    lines.append(
+        + f", Python {about['python']}; backend {rows[0]['backend']}.\n",
         "| model | mode | input | batch | unit | policy (precision, XLA) | policy | at anchor "
-        "settings | anchor | policy / anchor | same settings / anchor | of peak (policy) |"
-    )
-    lines.append("|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+        "settings | anchor | policy / anchor | same settings / anchor | of peak (policy) |",
+        "|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for (model, mode, size, batch), found in _group(rows):
         ours = found.get("keras_archs")
         same = found.get("keras_archs@keras_defaults")
@@ -73,9 +79,22 @@ def render(rows):
             f"{_fmt(anchor and anchor['throughput'])} | {_fmt(ours['ratio'], '{:.2f}x')} | "
             f"{_fmt(same and same['ratio'], '{:.2f}x')} | {ours['peak_fraction']:.1%} |"
         )
+    return lines
+
+
+def render(rows, notes=()):
+    """The CPU part of the page: per machine its description, its table and the note of
+    the same position in `notes` (if any), then the anchors and the chart."""
+    lines = [HEADER]
+    for index, machine_rows in enumerate(_machines(rows)):
+        lines += _table(machine_rows)
+        if index < len(notes) and notes[index]:
+            lines.append(f"\n{notes[index]}\n")
+        else:
+            lines.append("")
     anchors = sorted({r["anchor"] for r in rows if r["anchor"]})
     if anchors:
-        lines.append(f"\nAnchors: {', '.join(anchors)} (random weights).")
+        lines.append(f"Anchors: {', '.join(anchors)} (random weights).")
     lines.append("\n![ratios and peak fractions](benchmarks.png)\n")
     return "\n".join(lines)
 
@@ -123,19 +142,26 @@ def render_device(rows, source):
     return "\n".join(lines)
 
 
+def _label(row, several):
+    """A bar's label; bars of several machines are told apart by the CPU's maker."""
+    maker = row["machine"]["cpu"].split()[0].replace("(R)", "") + " " if several else ""
+    return (
+        f"{maker}{row['model']} {row['mode']}\n{row['input_size']}px b{row['batch_size']}\n"
+        f"{row['precision']}"
+    )
+
+
 def chart(rows, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = [(k, v) for k, v in _group(rows) if "keras_archs" in v]
-    labels = [
-        f"{m} {mode}\n{size}px b{batch}\n{v['keras_archs']['precision']}"
-        for (m, mode, size, batch), v in groups
-    ]
-    ratios = [v["keras_archs"]["ratio"] or 0 for _, v in groups]
-    peaks = [100 * v["keras_archs"]["peak_fraction"] for _, v in groups]
+    machines = _machines(rows)
+    groups = [v for part in machines for _, v in _group(part) if "keras_archs" in v]
+    labels = [_label(v["keras_archs"], several=len(machines) > 1) for v in groups]
+    ratios = [v["keras_archs"]["ratio"] or 0 for v in groups]
+    peaks = [100 * v["keras_archs"]["peak_fraction"] for v in groups]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(6, len(groups) * 0.9), 7))
     top.bar(labels, ratios, color="tab:blue")
     top.axhline(1.0, color="black", linewidth=0.8)
@@ -154,7 +180,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("jsonl", help="the file scripts/bench.py wrote")
     parser.add_argument("--out", default="docs", help="folder for benchmarks.md and .png")
-    parser.add_argument("--note", default="", help="a paragraph to add under the table")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a paragraph under a machine's table; repeated, one per machine in the order "
+        "the file has them",
+    )
     parser.add_argument(
         "--device", metavar="JSONL", help="scripts/device_bench.sh's rows, for a GPU section"
     )
@@ -165,7 +197,9 @@ def main(argv=None):
     if not rows:
         parser.error(f"{args.jsonl!r} holds no measurements")
     os.makedirs(args.out, exist_ok=True)
-    text = render(rows) + (f"\n{args.note}\n" if args.note else "")
+    if len(args.note) > len(_machines(rows)):
+        parser.error(f"--note was given {len(args.note)} times for {len(_machines(rows))} machines")
+    text = render(rows, args.note)
     if args.device:
         with open(args.device) as f:
             device_rows = [json.loads(line) for line in f if line.strip()]

@@ -25,9 +25,10 @@
 # DEVICE_BENCH_JAX_ARGS and DEVICE_BENCH_TORCH_ARGS to one backend's run only: e.g.
 # DEVICE_BENCH_TORCH_ARGS="--only gpt2:train" where an earlier run has PyTorch's ResNet50
 # row but ran out of time compiling GPT-2. DEVICE_BENCH_BACKENDS (default "jax torch")
-# measures one backend alone, with the whole DEVICE_BENCH_SECONDS: torch.compile needs
-# more than 275 s for GPT-2's training step, which compiles twice (Keras' PyTorch trainer
-# compiles it again at the second step, once the gradients exist), e.g.
+# measures one backend alone, with the whole DEVICE_BENCH_SECONDS: torch.compile took
+# more than 275 s for GPT-2's training step when it compiled that step twice (Keras'
+# PyTorch trainer compiled it again at the second step, once the gradients existed; the
+# models now start with zero gradients, which avoids that), e.g.
 #
 #   run(command="DEVICE_BENCH_BACKENDS=torch DEVICE_BENCH_SECONDS=500 "
 #       "DEVICE_BENCH_ARGS='--only gpt2:train' bash scripts/device_bench.sh",
