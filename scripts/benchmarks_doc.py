@@ -144,7 +144,7 @@ def render_device(rows, source):
 
 def _label(row, several):
     """A bar's label; bars of several machines are told apart by the CPU's maker."""
-    maker = row["machine"]["cpu"].split()[0].replace("(R)", "") + " " if several else ""
+    maker = row["machine"]["cpu"].split()[0].replace("(R)", "") + "\n" if several else ""
     return (
         f"{maker}{row['model']} {row['mode']}\n{row['input_size']}px b{row['batch_size']}\n"
         f"{row['precision']}"
