@@ -6,8 +6,9 @@
 The page states each machine of the file (CPU model and flags, library versions) and,
 per model and mode, the throughput of keras_archs under its policy, of keras_archs at the
 anchor's settings, of the anchor, the ratios and the fraction of the machine's measured
-peak; the chart shows the ratios to the anchor and the peak fractions. `--device` adds a section
-for a GPU from the JSON lines of `scripts/device_bench.sh` (the GPU named in its rows).
+peak; the chart shows the ratios to the anchor and the peak fractions. `--device` adds a
+section for a GPU from the JSON lines of `scripts/device_bench.sh` (the GPU named in
+its rows).
 """
 
 import argparse
@@ -88,10 +89,8 @@ def render(rows, notes=()):
     lines = [HEADER]
     for index, machine_rows in enumerate(_machines(rows)):
         lines += _table(machine_rows)
-        if index < len(notes) and notes[index]:
-            lines.append(f"\n{notes[index]}\n")
-        else:
-            lines.append("")
+        note = notes[index] if index < len(notes) else ""
+        lines.append(f"\n{note}\n" if note else "")
     anchors = sorted({r["anchor"] for r in rows if r["anchor"]})
     if anchors:
         lines.append(f"Anchors: {', '.join(anchors)} (random weights).")
@@ -197,8 +196,9 @@ def main(argv=None):
     if not rows:
         parser.error(f"{args.jsonl!r} holds no measurements")
     os.makedirs(args.out, exist_ok=True)
-    if len(args.note) > len(_machines(rows)):
-        parser.error(f"--note was given {len(args.note)} times for {len(_machines(rows))} machines")
+    machines = len(_machines(rows))
+    if len(args.note) > machines:
+        parser.error(f"--note was given {len(args.note)} times for {machines} machines")
     text = render(rows, args.note)
     if args.device:
         with open(args.device) as f:
