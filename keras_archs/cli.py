@@ -6,7 +6,8 @@ keras-archs train NAME [--data digits] [--epochs N] [--steps-per-epoch N] [--out
                   [--optimizer ...] [--augment ...] [--data-arg KEY=VALUE ...] ...
 keras-archs train --config RUN/run.json [--out DIR]
 keras-archs export NAME_OR_MODEL_FILE [--out saved_models/NAME] [--version N] [--overwrite]
-                   [--name NAME] [--preprocessing MODE] [--serving-config] [--example-request]
+                   [--name NAME] [--preprocessing MODE] [--keep-batch-norms] [--serving-config]
+                   [--example-request]
 keras-archs export NAME_OR_MODEL_FILE --format onnx [--out DIR | --out FILE.onnx] [--overwrite]
                    [--opset N]
 keras-archs bench NAME [--mode train|infer|serve] [--against auto|none] [--json] ...
@@ -350,6 +351,7 @@ _SAVED_MODEL_ONLY = {
     "preprocessing": ("--preprocessing", "auto"),
     "tokenizer": ("--tokenizer", "auto"),
     "max_new_tokens": ("--max-new-tokens", 32),
+    "keep_batch_norms": ("--keep-batch-norms", False),
     "serving_config": ("--serving-config", False),
     "example_request": ("--example-request", False),
 }
@@ -399,6 +401,7 @@ def cmd_export(args):
         preprocessing=preprocessing,
         tokenizer=tokenizer,
         max_new_tokens=args.max_new_tokens,
+        fold_batch_norms=not args.keep_batch_norms,
     )
     print(f"SavedModel: {path}")
     if args.example_request:
@@ -659,6 +662,12 @@ def build_parser():
     )
     p.add_argument(
         "--max-new-tokens", type=int, default=32, help="tokens the GPT generate signature adds"
+    )
+    p.add_argument(
+        "--keep-batch-norms",
+        action="store_true",
+        help="serve BatchNormalization as it is (default: folded into the convolution or "
+        "dense layer before it, the same outputs up to rounding, faster)",
     )
     p.add_argument("--serving-config", action="store_true", help="write models.config beside --out")
     p.add_argument(

@@ -20,7 +20,8 @@ different contenders, two ResNet50 training steps at 64x64), so slowed pairs rea
   a 2048x2048 matrix product and a 3x3 convolution at 32x32x256 (batch 32, forward and
   backward), each through a one-layer Keras model, measured in the same run.
 - Contenders: keras_archs under its policy (`choose_policy`: XLA and precision chosen per
-  model and device), keras_archs at the anchor's settings, and the anchor (see
+  model and device; predicting with BatchNormalization folded into the layer before it,
+  as its SavedModels serve), keras_archs at the anchor's settings, and the anchor (see
   `anchors`) at Keras' defaults (`jit_compile="auto"`, float32).
 - `mode="serve"`: the exported SavedModel's `serving_default`, called from a plain
   TensorFlow process (no Keras model in it), against the anchor's own `model.export`.
@@ -42,6 +43,7 @@ import keras
 import numpy as np
 
 from keras_archs.bench.anchors import anchor_available, anchor_name, build_anchor
+from keras_archs.export.fold import fold_batch_norms
 from keras_archs.registry import get_spec
 from keras_archs.validation import check_choice, check_int
 
@@ -182,13 +184,19 @@ def _prepare(contender, spec, mode, x, y, steps):
         start = time.perf_counter()
         model.fit(data, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
     else:
+        predictor = model
+        if contender.label == "keras_archs":
+            # keras_archs predicts and serves with BatchNormalization folded into the
+            # layer before it (`fold_batch_norms`); at the anchor's settings it does not.
+            predictor = fold_batch_norms(model)
+            predictor.compile(jit_compile=contender.settings.jit_compile)
 
         def step():
             for _ in range(steps):
-                model.predict_on_batch(x)
+                predictor.predict_on_batch(x)
 
         start = time.perf_counter()
-        model.predict_on_batch(x)
+        predictor.predict_on_batch(x)
     contender.compile_s = time.perf_counter() - start
     contender.model, contender.step = model, step
     contender.jit_compile = bool(model.jit_compile)
