@@ -3,11 +3,11 @@ onnxruntime are imported lazily, only here).
 
 Modules: `saved_model` (`export_saved_model`, `load_model_file`), `fold`
 (`fold_batch_norms`: a copy for inference with BatchNormalization folded into the layer
-before it, which the SavedModels serve), `signatures` (the
-named signatures), `preprocessing` (the pixels an image signature takes, from the
-registry's mode), `text` (string signatures of text models), `versions` (atomic
-version folders), `serving` (`models.config` and example REST requests) and `onnx`
-(`export_onnx`: one `.onnx` file, checked in ONNX Runtime against Keras).
+before it, which the SavedModels serve), `signatures` (the named signatures),
+`preprocessing` (the pixels an image signature takes, from the registry's mode), `text`
+(string signatures of text models), `versions` (atomic version folders), `serving`
+(`models.config` and example REST requests) and `onnx` (`export_onnx`: one `.onnx`
+file, checked in ONNX Runtime against Keras).
 """
 
 from keras_archs.export.fold import fold_batch_norms, foldable_pairs
