@@ -22,9 +22,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-# Linear layers whose kernel's last axis is the output channel (SeparableConv's
-# pointwise kernel too), and where their channel axis is, by data format.
-_CONVS = (
+# The linear layers a BatchNormalization folds into, by exact type: a subclass may
+# compute its kernel otherwise (weight normalization, say). Their kernels' last axis is
+# the output channel (SeparableConv's pointwise kernel's too), except the depthwise ones.
+_LINEAR = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
     keras.layers.Conv3D,
@@ -32,12 +33,9 @@ _CONVS = (
     keras.layers.SeparableConv2D,
     keras.layers.DepthwiseConv1D,
     keras.layers.DepthwiseConv2D,
+    keras.layers.Dense,
 )
-_TRANSPOSED = (
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-)
+_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 
 
 def _single(attribute, layer):
@@ -57,8 +55,8 @@ def _channel_axis(layer, rank):
 
 def _foldable_source(layer):
     """Whether `layer` is a linear layer whose output channels a BatchNormalization
-    can be folded into: no activation, not quantized, no LoRA adapter, not transposed."""
-    if isinstance(layer, _TRANSPOSED) or not isinstance(layer, (*_CONVS, keras.layers.Dense)):
+    can be folded into: one of `_LINEAR`, no activation, not quantized, no LoRA adapter."""
+    if type(layer) not in _LINEAR:
         return False
     config = layer.get_config()
     quantized = getattr(layer.dtype_policy, "quantization_mode", None)
@@ -96,6 +94,8 @@ def foldable_pairs(model) -> dict:
             or readers.get(id(x)) != 1
             or not _foldable_source(source)
             or bn.axis % rank != _channel_axis(source, rank)
+            # The folded layer's output takes the normalization's dtype.
+            or bn.compute_dtype != source.compute_dtype
         ):
             continue
         pairs[bn.name] = source.name
@@ -112,7 +112,7 @@ def _folded_weights(source, bn):
     )
     weights = [np.asarray(w, "float64") for w in source.get_weights()]
     bias = weights.pop() if source.use_bias else np.zeros_like(mean)
-    if isinstance(source, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
+    if type(source) in _DEPTHWISE:
         # Kernel (..., in, multiplier): output channel c * multiplier + m.
         kernel = weights[0]
         weights[0] = kernel * scale.reshape(kernel.shape[-2:])

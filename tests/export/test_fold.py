@@ -37,6 +37,11 @@ def _policy(name):
         keras.config.set_dtype_policy(previous)
 
 
+@keras.saving.register_keras_serializable(package="tests")
+class _Subclass(keras.layers.Conv2D):
+    pass
+
+
 def _every_case():
     """One model holding each case; BatchNormalization names say whether it folds."""
     layers = keras.layers
@@ -61,6 +66,11 @@ def _every_case():
     # The statistics of another axis than the convolution's channels.
     x = layers.Conv2D(6, 1, name="other_axis")(x)
     x = layers.BatchNormalization(axis=1, name="keep_other_axis")(x)
+    # A subclass may compute its kernel otherwise; a float64 normalization keeps its dtype.
+    x = _Subclass(6, 1, name="subclass")(x)
+    x = layers.BatchNormalization(name="keep_subclass")(x)
+    x = layers.Conv2D(6, 1, name="float32")(x)
+    x = layers.BatchNormalization(dtype="float64", name="keep_float64")(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(5, use_bias=False, name="dense")(x)
     x = layers.BatchNormalization(name="fold_dense")(x)
@@ -99,7 +109,7 @@ def test_folds_exactly_the_foldable_pairs_and_keeps_the_outputs():
     expected = model.predict_on_batch(x)
     np.testing.assert_allclose(folded.predict_on_batch(x), expected, rtol=1e-4, atol=1e-4)
     # The original is untouched and still trains: its layers were copied, not reused.
-    assert len(_batch_norms(model)) == 9 and not model.get_layer("conv").use_bias
+    assert len(_batch_norms(model)) == 11 and not model.get_layer("conv").use_bias
     np.testing.assert_array_equal(model.predict_on_batch(x), expected)
 
 
@@ -167,7 +177,7 @@ def test_cli_export_folds_unless_keep_batch_norms(tmp_path, capsys):
         sum("moving_mean" in v for v in _variables(tmp_path / "cases" / version))
         for version in ("1", "2")
     ]
-    assert statistics == [4, 9]  # the four kept by fold_batch_norms; all nine
+    assert statistics == [6, 11]  # the six kept by fold_batch_norms; all eleven
     onnx = ["export", str(tmp_path / "cases.keras"), "--format", "onnx", "--keep-batch-norms"]
     assert cli.main(onnx) == 2
     assert "--keep-batch-norms applies to --format saved_model only" in capsys.readouterr().err
