@@ -106,24 +106,46 @@ _JIT_RULES = [
     _JitRule("*", "*", "*", False, "fallback"),
 ]
 
-# CPU rows: scripts/bench_precision.py, float32 and mixed_bfloat16 copies of a model
-# trained (Adam, synthetic data, TensorFlow graph mode, no XLA) in one process, in
+# CPU rows. First, scripts/bench_precision.py: float32 and mixed_bfloat16 copies of a
+# model trained (Adam, synthetic data, TensorFlow graph mode, no XLA) in one process, in
 # alternating rounds whose order flips every round, on a shared 2-core "Intel(R)
-# Xeon(R) Processor" with amx_bf16 and avx512_bf16, 2026-12-02; the ratio is that of
-# the median steps/s. A lone bfloat16 matmul (2048x2048) ran 3.8x faster than float32
-# there (594 vs 157 GFLOP/s), yet no model trained faster, so every family measured
-# stays float32 on a CPU.
+# Xeon(R) Processor" with amx_bf16 and avx512_bf16, 2026-12-02; the ratio is that of the
+# median steps/s. Those runs used small inputs (32x32 to 75x75), where a step is mostly
+# the per-step work on the weights, and found no family faster in bfloat16. Then
+# `keras-archs bench NAME --precision mixed_bfloat16 --input-size 128 --batch-size 16`
+# (keras_archs in mixed bfloat16, keras_archs in float32 and keras.applications in
+# alternating rounds, the fastest of each) on a 2-core AMD EPYC with avx512_bf16 and no
+# AMX, 2026-12-05: at 128x128 the convolutions dominate, and every family whose
+# convolutions are dense gains. A row gives bfloat16 where no measurement found it slower.
 _MEASURED_ON = "2-core Intel(R) Xeon(R) Processor, amx_bf16, TF graph mode, 2026-12-02"
+_AMD_128 = (
+    "keras-archs bench {name} --input-size 128 --batch-size 16 --precision mixed_bfloat16 "
+    "(2-core AMD EPYC, avx512_bf16, no AMX, 2026-12-05): {ours} vs {fp32} images/s in "
+    "float32, {ratio} ({anchor}x keras.applications at Keras' defaults)"
+)
 _PRECISION_RULES = [
     _PrecisionRule("mobilenet", "tensorflow", "cpu", "", "float32",
                    f"mobilenet_v2 64x64 batch 16: mixed_bfloat16 0.49x the steps/s of float32 "
-                   f"(2.21 vs 4.52, 5 alternating rounds; {_MEASURED_ON})"),
-    _PrecisionRule("vgg", "tensorflow", "cpu", "", "float32",
-                   f"vgg16 32x32 batch 16: mixed_bfloat16 1.00x float32 (1.13 vs 1.13 steps/s, "
-                   f"9 alternating rounds; {_MEASURED_ON})"),
-    _PrecisionRule("inception", "tensorflow", "cpu", "", "float32",
-                   f"inception_v3 75x75 batch 16: mixed_bfloat16 0.98x float32 (1.89 vs 1.92 "
-                   f"steps/s, 9 alternating rounds; {_MEASURED_ON})"),
+                   f"(2.21 vs 4.52, 5 alternating rounds; {_MEASURED_ON}); "
+                   + _AMD_128.format(name="mobilenet_v2 --steps 10", ours="61.5", fp32="69.4",
+                                     ratio="0.89x", anchor="0.83")),
+    _PrecisionRule("nasnet", "tensorflow", "cpu", "", "float32",
+                   _AMD_128.format(name="nasnet_mobile --steps 10", ours="29.4", fp32="31.3",
+                                   ratio="0.94x", anchor="0.78")),
+    _PrecisionRule("vgg", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
+                   _AMD_128.format(name="vgg16 --steps 3", ours="12.4", fp32="6.6",
+                                   ratio="1.90x", anchor="1.93")
+                   + f"; vgg16 32x32 batch 16: 1.00x float32 (1.13 vs 1.13 steps/s, 9 "
+                   f"alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("inception", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
+                   _AMD_128.format(name="inception_v3 --steps 3", ours="41.3", fp32="31.9",
+                                   ratio="1.30x", anchor="1.47")
+                   + "; again with --rounds 7: 43.4 vs 30.4, 1.43x (1.36x)"
+                   + f"; inception_v3 75x75 batch 16: 0.98x float32 (1.89 vs 1.92 steps/s, 9 "
+                   f"alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("xception", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
+                   _AMD_128.format(name="xception --steps 3", ours="22.1", fp32="15.4",
+                                   ratio="1.43x", anchor="1.43")),
     # ResNet's bottleneck sizes gain from bfloat16 matrix units (pre-activation ResNet V2's
     # too); the smallest lose nothing.
     _PrecisionRule("resnet*", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
@@ -139,9 +161,12 @@ _PRECISION_RULES = [
                    "and 1.43x (8.4 vs 5.9); keras-archs bench resnet50_v2 --input-size 128 "
                    "--batch-size 16 --precision mixed_bfloat16 (same AMD CPU): 29.3 vs 18.8 "
                    "images/s in float32, 1.55x keras.applications.ResNet50V2"),
-    _PrecisionRule("densenet", "tensorflow", "cpu", "", "float32",
-                   f"densenet121 64x64 batch 16: mixed_bfloat16 0.99x float32 (0.87 vs 0.88 "
-                   f"steps/s, 5 alternating rounds; {_MEASURED_ON})"),
+    _PrecisionRule("densenet", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
+                   _AMD_128.format(name="densenet121 --steps 3", ours="25.4", fp32="20.7",
+                                   ratio="1.23x", anchor="1.27")
+                   + "; again with --rounds 7: 24.6 vs 20.6, 1.19x (1.20x)"
+                   + f"; densenet121 64x64 batch 16: 0.99x float32 (0.87 vs 0.88 steps/s, 5 "
+                   f"alternating rounds; {_MEASURED_ON})"),
     _PrecisionRule("lenet", "tensorflow", "cpu", "", "float32",
                    f"lenet5 32x32x1 batch 32: mixed_bfloat16 1.00x float32 (115.97 vs 116.07 "
                    f"steps/s, 5 alternating rounds; {_MEASURED_ON}); "
