@@ -104,12 +104,10 @@ def foldable_pairs(model) -> dict:
 
 def _folded_weights(source, bn):
     """The folded layer's weights: its kernel(s) scaled per output channel, and a bias."""
-    gamma = np.ones(bn.moving_mean.shape) if bn.gamma is None else np.asarray(bn.gamma)
-    beta = np.zeros(bn.moving_mean.shape) if bn.beta is None else np.asarray(bn.beta)
-    mean = np.asarray(bn.moving_mean, "float64")
-    scale = gamma.astype("float64") / np.sqrt(
-        np.asarray(bn.moving_variance, "float64") + bn.epsilon
-    )
+    mean, variance = (bn.moving_mean.numpy().astype("float64"), bn.moving_variance.numpy())
+    gamma = np.ones_like(mean) if bn.gamma is None else bn.gamma.numpy().astype("float64")
+    beta = np.zeros_like(mean) if bn.beta is None else bn.beta.numpy().astype("float64")
+    scale = gamma / np.sqrt(variance.astype("float64") + bn.epsilon)
     weights = [np.asarray(w, "float64") for w in source.get_weights()]
     bias = weights.pop() if source.use_bias else np.zeros_like(mean)
     if type(source) in _DEPTHWISE:
