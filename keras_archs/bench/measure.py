@@ -189,7 +189,8 @@ def _prepare(contender, spec, mode, x, y, steps):
             # keras_archs predicts and serves with BatchNormalization folded into the
             # layer before it (`fold_batch_norms`); at the anchor's settings it does not.
             predictor = fold_batch_norms(model)
-            predictor.compile(jit_compile=contender.settings.jit_compile)
+            if predictor is not model:  # a copy: compiled with the same XLA setting
+                predictor.compile(jit_compile=contender.settings.jit_compile)
 
         def step():
             for _ in range(steps):

@@ -63,9 +63,9 @@ def export_saved_model(
     check_positive_int("max_new_tokens", max_new_tokens)
     check_bool("fold_batch_norms", fold_batch_norms)
     version, _ = target_folder(export_dir, version, overwrite)
-    # Trace every signature before anything touches the disk.
     if fold_batch_norms:
         model = fold(model)
+    # Trace every signature before anything touches the disk.
     archive = build_archive(model, name, preprocessing, tokenizer, max_new_tokens)
     return write_version(
         lambda folder: archive.write_out(folder, verbose=False), export_dir, version, overwrite
