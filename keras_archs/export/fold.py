@@ -22,6 +22,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_archs.layers import DepthwiseSeparableConv2D
+
 # The linear layers a BatchNormalization folds into, by exact type: a subclass may
 # compute its kernel otherwise (weight normalization, say). Their kernels' last axis is
 # the output channel (SeparableConv's pointwise kernel's too), except the depthwise ones.
@@ -63,25 +65,36 @@ def _foldable_source(layer):
     return config.get("activation") == "linear" and not quantized and not config.get("lora_rank")
 
 
-def foldable_pairs(model) -> dict:
-    """{BatchNormalization layer name: the name of the layer folded into}, for every
-    BatchNormalization of `model` (not of nested models) that `fold_batch_norms` folds."""
+def _graph(model):
+    """({tensor id: the layer making it}, {tensor id: how many read it}) of a Functional
+    model, or None where that cannot be read from its layers' tensors (a subclassed or
+    unbuilt model, or a layer called more than once)."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model; got model={type(model).__name__}.")
-    inputs = _single("inputs", model)
-    if not inputs or not hasattr(model, "operations"):
-        return {}  # subclassed or unbuilt: nothing can be checked
+    if not _single("inputs", model) or not hasattr(model, "operations"):
+        return None
     producer, readers = {}, {}
     for layer in model.layers:
         tensors = _single("input", layer), _single("output", layer)
         if tensors[0] is None or tensors[1] is None:
-            return {}  # a shared layer: who reads what cannot be told from its tensors
+            return None
         for tensor in keras.tree.flatten(tensors[0]):
             readers[id(tensor)] = readers.get(id(tensor), 0) + 1
         for tensor in keras.tree.flatten(tensors[1]):
             producer[id(tensor)] = layer
     for tensor in keras.tree.flatten(model.outputs):
         readers[id(tensor)] = readers.get(id(tensor), 0) + 1
+    return producer, readers
+
+
+def foldable_pairs(model) -> dict:
+    """{BatchNormalization layer name: the name of the layer folded into}, for every
+    BatchNormalization among the layers of `model` that `fold_batch_norms` folds (those
+    inside keras_archs' `DepthwiseSeparableConv2D` layers fold too, and are not listed)."""
+    graph = _graph(model)
+    if graph is None:
+        return {}
+    producer, readers = graph
     pairs = {}
     for bn in model.layers:
         if type(bn) is not keras.layers.BatchNormalization or getattr(bn, "renorm", False):
@@ -123,15 +136,36 @@ def _folded_weights(source, bn):
     return [w.astype(keras.backend.standardize_dtype(d)) for w, d in zip(weights, dtypes)]
 
 
+# keras_archs' own layers that hold a convolution and its BatchNormalization: each pair's
+# (convolution, normalization) attribute names, by the layer's `order`. With
+# normalization=None and use_bias=True the layer is the folded pair, weight for weight.
+_INNER_PAIRS = {
+    "xception": (("separable", "bn"),),
+    "mobilenet": (("depthwise", "depthwise_bn"), ("pointwise", "pointwise_bn")),
+}
+
+
+def _inner_folds(model):
+    """Names of the model's `DepthwiseSeparableConv2D` layers whose normalizations fold."""
+    return {
+        layer.name
+        for layer in model.layers
+        if type(layer) is DepthwiseSeparableConv2D and layer.normalization == "batch_norm"
+    }
+
+
 def fold_batch_norms(model):
     """A copy of `model` for inference, with every BatchNormalization that directly
     follows a convolution or dense layer (with no activation, read by nothing else)
-    folded into that layer, which gains a bias. Same inputs, outputs and layer names
-    otherwise; outputs equal up to rounding. Returns `model` itself when nothing folds
-    (no such pair, or not a Functional model).
+    folded into that layer, which gains a bias; a `DepthwiseSeparableConv2D` becomes the
+    same layer without normalization, its convolutions folded. Same inputs, outputs and
+    layer names otherwise; outputs equal up to rounding. Returns `model` itself when
+    nothing folds (no such pair, or not a Functional model).
     """
-    pairs = foldable_pairs(model)
-    if not pairs:
+    if _graph(model) is None:
+        return model
+    pairs, inner = foldable_pairs(model), _inner_folds(model)
+    if not pairs and not inner:
         return model
     sources = set(pairs.values())
 
@@ -139,8 +173,10 @@ def fold_batch_norms(model):
         if layer.name in pairs:
             return layer  # never called: `call` below passes its input through
         config = layer.get_config()
-        if layer.name in sources:
+        if layer.name in sources or layer.name in inner:
             config["use_bias"] = True
+        if layer.name in inner:
+            config["normalization"] = None
         return layer.__class__.from_config(config)
 
     def call(layer, *args, **kwargs):
@@ -157,6 +193,11 @@ def fold_batch_norms(model):
         if layer.name in bn_of:
             bn = original[bn_of[layer.name]]
             layer.set_weights(_folded_weights(original[layer.name], bn))
+        elif layer.name in inner:
+            source = original[layer.name]
+            for conv, bn in _INNER_PAIRS[source.order]:
+                weights = _folded_weights(getattr(source, conv), getattr(source, bn))
+                getattr(layer, conv).set_weights(weights)
         else:
             layer.set_weights(original[layer.name].get_weights())
     return folded

@@ -11,13 +11,16 @@ import tensorflow as tf
 
 import keras_archs
 from keras_archs.export import export_saved_model, fold_batch_norms, foldable_pairs
+from keras_archs.layers import DepthwiseSeparableConv2D
 
 
 def _randomize_statistics(model, seed=0):
     """BatchNormalization weights far from their initial values, so that a wrong fold
     (a missing mean, epsilon, gamma or beta) changes the outputs."""
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
+    inner = ("bn", "depthwise_bn", "pointwise_bn")  # those of DepthwiseSeparableConv2D
+    layers = [getattr(layer, name, None) for layer in model.layers for name in inner]
+    for layer in model.layers + layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             if layer.gamma is not None:
                 layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
@@ -129,6 +132,33 @@ def test_resnet_folds_every_batch_norm(policy, tolerance):
     got = np.asarray(folded.predict_on_batch(x), "float32")
     # Relative to the largest logit: bfloat16 keeps 8 bits, rounded in 20 layers.
     assert np.abs(got - expected).max() <= tolerance * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("order", ["mobilenet", "xception"])
+def test_folds_inside_depthwise_separable_convolutions(order):
+    keras.utils.set_random_seed(0)
+    images = keras.Input((9, 9, 4))
+    x = DepthwiseSeparableConv2D(6, order=order, name="no_bias")(images)
+    x = DepthwiseSeparableConv2D(5, order=order, use_bias=True, name="bias")(x)
+    x = DepthwiseSeparableConv2D(5, order=order, normalization=None, name="plain")(x)
+    model = keras.Model(images, x)
+    _randomize_statistics(model)
+    for weight in model.weights:
+        if weight.path.endswith("bias"):
+            weight.assign(np.random.default_rng(2).normal(0, 0.5, weight.shape))
+    folded = fold_batch_norms(model)
+    assert [folded.get_layer(n).normalization for n in ("no_bias", "bias", "plain")] == [None] * 3
+    assert all(folded.get_layer(n).use_bias for n in ("no_bias", "bias"))
+    assert not folded.get_layer("plain").use_bias
+    assert model.get_layer("no_bias").normalization == "batch_norm"  # the original is kept
+    # Each folded normalization trades its four weights per channel for a bias.
+    normalized = {"mobilenet": [4 + 6, 6 + 5], "xception": [6, 5]}[order]
+    biases = {"mobilenet": [4 + 6, 0], "xception": [6, 0]}[order]  # "bias" had its own
+    removed = 4 * sum(normalized) - sum(biases)
+    assert folded.count_params() == model.count_params() - removed
+    x = np.random.default_rng(1).uniform(-2, 2, (3, 9, 9, 4)).astype("float32")
+    expected = model.predict_on_batch(x)
+    np.testing.assert_allclose(folded.predict_on_batch(x), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_nothing_to_fold_returns_the_model_itself():
