@@ -123,6 +123,12 @@ _AMD_128 = (
     "(2-core AMD EPYC, avx512_bf16, no AMX, 2026-12-05): {ours} vs {fp32} images/s in "
     "float32, {ratio} ({anchor}x keras.applications at Keras' defaults)"
 )
+# The same command on a 2-core Intel CPU with AMX, where the runs at small inputs found
+# no gain: at 128x128 every family the AMD rows favour gains or breaks even.
+_INTEL_128 = (
+    "; the same on a 2-core Intel(R) Xeon(R) Processor with amx_bf16, 2026-12-05: {ours} "
+    "vs {fp32}, {ratio} ({anchor}x)"
+)
 _PRECISION_RULES = [
     _PrecisionRule("mobilenet", "tensorflow", "cpu", "", "float32",
                    f"mobilenet_v2 64x64 batch 16: mixed_bfloat16 0.49x the steps/s of float32 "
@@ -135,17 +141,20 @@ _PRECISION_RULES = [
     _PrecisionRule("vgg", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
                    _AMD_128.format(name="vgg16 --steps 3", ours="12.4", fp32="6.6",
                                    ratio="1.90x", anchor="1.93")
+                   + _INTEL_128.format(ours="29.7", fp32="9.1", ratio="3.27x", anchor="4.15")
                    + f"; vgg16 32x32 batch 16: 1.00x float32 (1.13 vs 1.13 steps/s, 9 "
                    f"alternating rounds; {_MEASURED_ON})"),
     _PrecisionRule("inception", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
                    _AMD_128.format(name="inception_v3 --steps 3", ours="41.3", fp32="31.9",
                                    ratio="1.30x", anchor="1.47")
                    + "; again with --rounds 7: 43.4 vs 30.4, 1.43x (1.36x)"
+                   + _INTEL_128.format(ours="26.2", fp32="25.4", ratio="1.03x", anchor="0.96")
                    + f"; inception_v3 75x75 batch 16: 0.98x float32 (1.89 vs 1.92 steps/s, 9 "
                    f"alternating rounds; {_MEASURED_ON})"),
     _PrecisionRule("xception", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
                    _AMD_128.format(name="xception --steps 3", ours="22.1", fp32="15.4",
-                                   ratio="1.43x", anchor="1.43")),
+                                   ratio="1.43x", anchor="1.43")
+                   + _INTEL_128.format(ours="20.9", fp32="16.5", ratio="1.27x", anchor="1.27")),
     # ResNet's bottleneck sizes gain from bfloat16 matrix units (pre-activation ResNet V2's
     # too); the smallest lose nothing.
     _PrecisionRule("resnet*", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
@@ -160,11 +169,15 @@ _PRECISION_RULES = [
                    "at 224x224 (7.8 vs 4.5); at the bench's batch of 32: 1.41x (26.3 vs 18.7) "
                    "and 1.43x (8.4 vs 5.9); keras-archs bench resnet50_v2 --input-size 128 "
                    "--batch-size 16 --precision mixed_bfloat16 (same AMD CPU): 29.3 vs 18.8 "
-                   "images/s in float32, 1.55x keras.applications.ResNet50V2"),
+                   "images/s in float32, 1.55x keras.applications.ResNet50V2; 2-core Intel(R) "
+                   "Xeon(R) Processor with amx_bf16, 2026-12-05, keras-archs bench resnet50 "
+                   "--against auto (batch 32): 1.51x keras.applications.ResNet50 at 128x128 "
+                   "(25.3 vs 16.8 images/s) and 1.41x at 224x224 (8.8 vs 6.3)"),
     _PrecisionRule("densenet", "tensorflow", "cpu", "bf16", "mixed_bfloat16",
                    _AMD_128.format(name="densenet121 --steps 3", ours="25.4", fp32="20.7",
                                    ratio="1.23x", anchor="1.27")
                    + "; again with --rounds 7: 24.6 vs 20.6, 1.19x (1.20x)"
+                   + _INTEL_128.format(ours="17.3", fp32="15.4", ratio="1.13x", anchor="1.14")
                    + f"; densenet121 64x64 batch 16: 0.99x float32 (0.87 vs 0.88 steps/s, 5 "
                    f"alternating rounds; {_MEASURED_ON})"),
     _PrecisionRule("lenet", "tensorflow", "cpu", "", "float32",
