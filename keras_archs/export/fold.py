@@ -150,7 +150,14 @@ def _inner_folds(model):
     return {
         layer.name
         for layer in model.layers
-        if type(layer) is DepthwiseSeparableConv2D and layer.normalization == "batch_norm"
+        if type(layer) is DepthwiseSeparableConv2D
+        and layer.normalization == "batch_norm"
+        # As for the layers above, a quantized kernel is not folded (Keras 3.15
+        # quantizes no convolution, but a later version may).
+        and not any(
+            getattr(getattr(layer, conv).dtype_policy, "quantization_mode", None)
+            for conv, _ in _INNER_PAIRS[layer.order]
+        )
     }
 
 
