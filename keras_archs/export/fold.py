@@ -92,9 +92,10 @@ def foldable_pairs(model) -> dict:
     BatchNormalization among the layers of `model` that `fold_batch_norms` folds (those
     inside keras_archs' `DepthwiseSeparableConv2D` layers fold too, and are not listed)."""
     graph = _graph(model)
-    if graph is None:
-        return {}
-    producer, readers = graph
+    return {} if graph is None else _pairs(model, *graph)
+
+
+def _pairs(model, producer, readers):
     pairs = {}
     for bn in model.layers:
         if type(bn) is not keras.layers.BatchNormalization or getattr(bn, "renorm", False):
@@ -152,12 +153,8 @@ def _inner_folds(model):
         for layer in model.layers
         if type(layer) is DepthwiseSeparableConv2D
         and layer.normalization == "batch_norm"
-        # As for the layers above, a quantized kernel is not folded (Keras 3.15
-        # quantizes no convolution, but a later version may).
-        and not any(
-            getattr(getattr(layer, conv).dtype_policy, "quantization_mode", None)
-            for conv, _ in _INNER_PAIRS[layer.order]
-        )
+        # Its convolutions are plain Keras layers: the same conditions as for any other.
+        and all(_foldable_source(getattr(layer, conv)) for conv, _ in _INNER_PAIRS[layer.order])
     }
 
 
@@ -169,9 +166,10 @@ def fold_batch_norms(model):
     layer names otherwise; outputs equal up to rounding. Returns `model` itself when
     nothing folds (no such pair, or not a Functional model).
     """
-    if _graph(model) is None:
+    graph = _graph(model)
+    if graph is None:
         return model
-    pairs, inner = foldable_pairs(model), _inner_folds(model)
+    pairs, inner = _pairs(model, *graph), _inner_folds(model)
     if not pairs and not inner:
         return model
     sources = set(pairs.values())
